@@ -1,0 +1,148 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** The built relay CLI; `pnpm test` builds it before running any test. */
+export const RELAY_CLI = join(dirname(fileURLToPath(import.meta.url)), '../../server/dist/cli.js')
+
+export interface RelayOptions {
+  /** Data directory; a fresh temp dir (removed at stopAllRelays) when omitted. */
+  dataDir?: string
+  /** Peer relay URLs (`--peers`). */
+  peers?: string[]
+  /** Extra CLI arguments. */
+  args?: string[]
+  /** Extra environment. */
+  env?: Record<string, string>
+}
+
+/** A relay running as a real `rhizome-relay` process. */
+export interface RelayProcess {
+  /** `ws://127.0.0.1:PORT`, stable across restarts. */
+  readonly url: string
+  readonly httpUrl: string
+  readonly port: number
+  readonly dataDir: string
+  /** Relay id printed at start. */
+  readonly id: string
+  /** Everything the process wrote to stdout and stderr, across restarts. */
+  readonly log: string[]
+  /** The current process, or null while stopped. */
+  readonly child: ChildProcess | null
+  /** SIGTERM; resolves with the exit code. */
+  stop(): Promise<number | null>
+  /** SIGKILL; resolves once the process is gone. */
+  kill(): Promise<void>
+  /** Starts again on the same port and data directory. */
+  start(): Promise<void>
+}
+
+const running = new Set<RelayHandle>()
+const tempDirs: string[] = []
+
+class RelayHandle implements RelayProcess {
+  url = ''
+  httpUrl = ''
+  port = 0
+  id = ''
+  log: string[] = []
+  child: ChildProcess | null = null
+  #exited: Promise<number | null> = Promise.resolve(null)
+
+  constructor(
+    readonly dataDir: string,
+    readonly options: RelayOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    const args = [RELAY_CLI, '--port', String(this.port), '--data', this.dataDir]
+    if (this.options.peers?.length) args.push('--peers', this.options.peers.join(','))
+    args.push(...(this.options.args ?? []))
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, RHIZOME_LOG_LEVEL: process.env.RHIZOME_LOG_LEVEL ?? 'warn', ...this.options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    this.child = child
+    running.add(this)
+    this.#exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)))
+    child.stderr!.setEncoding('utf8').on('data', (s: string) => this.log.push(s))
+    await new Promise<void>((resolve, reject) => {
+      let buffered = ''
+      const onExit = (code: number | null) =>
+        reject(new Error(`relay exited with ${code} before listening:\n${this.log.join('')}`))
+      child.once('exit', onExit)
+      child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+        this.log.push(s)
+        buffered += s
+        const m = /rhizome-relay (\S+) listening on ws:\/\/([\d.]+):(\d+)/.exec(buffered)
+        if (m && !this.id) this.id = m[1]!
+        if (m && this.url === '') {
+          this.port = Number(m[3])
+          this.url = `ws://127.0.0.1:${this.port}`
+          this.httpUrl = `http://127.0.0.1:${this.port}`
+        }
+        if (m) {
+          child.off('exit', onExit)
+          resolve()
+        }
+      })
+    })
+  }
+
+  async stop(): Promise<number | null> {
+    if (!this.child) return null
+    this.child.kill('SIGTERM')
+    const code = await this.#exited
+    this.child = null
+    return code
+  }
+
+  async kill(): Promise<void> {
+    if (!this.child) return
+    this.child.kill('SIGKILL')
+    await this.#exited
+    this.child = null
+  }
+}
+
+/** Starts a relay on a free port (fixed for its lifetime) with a temp data dir unless one is given. */
+export async function startRelay(options: RelayOptions = {}): Promise<RelayProcess> {
+  let dataDir = options.dataDir
+  if (!dataDir) {
+    dataDir = await mkdtemp(join(tmpdir(), 'rhizome-relay-'))
+    tempDirs.push(dataDir)
+  }
+  const relay = new RelayHandle(dataDir, options)
+  await relay.start()
+  return relay
+}
+
+/** Kills every relay started by this module and removes the temp dirs it made. */
+export async function stopAllRelays(): Promise<void> {
+  await Promise.all([...running].map((r) => r.kill()))
+  running.clear()
+  await Promise.all(tempDirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
+}
+
+/** Polls `check` until it returns a truthy value or the deadline passes. */
+export async function eventually<T>(
+  check: () => T | Promise<T>,
+  { timeout = 15_000, interval = 50, what = 'condition' }: { timeout?: number; interval?: number; what?: string } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeout
+  let lastError: unknown
+  for (;;) {
+    try {
+      const value = await check()
+      if (value) return value as NonNullable<T>
+    } catch (err) {
+      lastError = err
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeout} ms waiting for ${what}`, { cause: lastError })
+    }
+    await new Promise((r) => setTimeout(r, interval))
+  }
+}
