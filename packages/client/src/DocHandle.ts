@@ -1,0 +1,299 @@
+import { ErrorCode, MessageType, RhizomeError } from '@rhizome/protocol'
+import type { DocStore } from '@rhizome/store'
+import * as encoding from 'lib0/encoding'
+import { ObservableV2 } from 'lib0/observable'
+import { Awareness, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness'
+import type * as Y from 'yjs'
+import type { BackoffOptions } from './backoff.js'
+import { combinedCopies } from './DurabilityTracker.js'
+import { RelayConnection, type RelayStatus, type WebSocketClass } from './RelayConnection.js'
+
+/** What `handle.on('status', ...)` reports: every relay, and the copies of the whole local state. */
+export interface DocStatus {
+  relays: RelayStatus[]
+  /** Relay stores that durably hold the whole local replica right now (see {@link DocHandle.copies}). */
+  copies: number
+}
+
+/** Events of a {@link DocHandle}. */
+export interface DocHandleEvents {
+  /** Any change of a relay's state, copies or error, or of the handle's copies. */
+  status: (status: DocStatus) => void
+  /** A local store write failed; the edit is in memory only. */
+  error: (error: RhizomeError) => void
+}
+
+/** Options of {@link DocHandle.whenDurable} and {@link DocHandle.whenSynced}. */
+export interface WaitOptions {
+  /** Reject with RhizomeError TIMEOUT after this many ms. Default: wait until the handle closes. */
+  timeout?: number
+}
+
+/** What a handle needs from its replica. @internal */
+export interface DocHandleContext {
+  name: string
+  doc: Y.Doc
+  store: DocStore
+  /** True when the local store had the document: its state counts as one more local version. */
+  loaded: boolean
+  relays: readonly string[]
+  token?: string
+  WebSocket: WebSocketClass
+  backoff?: BackoffOptions
+  onClose(handle: DocHandle): void
+}
+
+interface Waiter {
+  ready(): boolean
+  resolve(): void
+  reject(err: unknown): void
+  timer: ReturnType<typeof setTimeout> | null
+}
+
+/**
+ * An open document: its `Y.Doc` backed by the local store, connected to every relay of the replica.
+ * Edits on `doc` (and updates from relays) are appended to the local store as they happen and sent
+ * to every connected relay; updates from one relay reach the others through this replica.
+ */
+export class DocHandle {
+  /** The document name. */
+  readonly name: string
+  /** The Yjs document. Edits after {@link DocHandle.close} are neither stored nor sent. */
+  readonly doc: Y.Doc
+  /** Presence: one Awareness shared by every relay connection of this document. */
+  readonly awareness: Awareness
+  private readonly store: DocStore
+  private readonly connections: RelayConnection[]
+  private readonly byProvider = new Map<unknown, RelayConnection>()
+  private readonly events = new ObservableV2<DocHandleEvents>()
+  private readonly waiters = new Set<Waiter>()
+  private readonly pendingAppends = new Set<Promise<void>>()
+  private readonly onClose: (handle: DocHandle) => void
+  private version: number
+  private storeError: RhizomeError | null = null
+  private lastStatus = ''
+  private closing: Promise<void> | null = null
+
+  /** @internal Use `replica.open(name)`. */
+  constructor(ctx: DocHandleContext) {
+    this.name = ctx.name
+    this.doc = ctx.doc
+    this.store = ctx.store
+    this.onClose = ctx.onClose
+    this.version = ctx.loaded ? 1 : 0
+    // Registered before any provider's listener, so a frame sent for an update is counted with
+    // the version that includes it.
+    this.doc.on('update', this.docOnUpdate)
+    this.awareness = new Awareness(this.doc)
+    this.connections = ctx.relays.map(
+      (url) =>
+        new RelayConnection({
+          url,
+          docName: ctx.name,
+          doc: ctx.doc,
+          awareness: this.awareness,
+          token: ctx.token,
+          WebSocket: ctx.WebSocket,
+          backoff: ctx.backoff,
+          version: () => this.version,
+          onChange: () => this.refresh(),
+          onSocketClose: (c) => this.connectionOnSocketClose(c),
+        }),
+    )
+    for (const c of this.connections) this.byProvider.set(c.provider, c)
+    this.awareness.on('update', this.awarenessOnUpdate)
+    for (const c of this.connections) c.start()
+    this.refresh()
+  }
+
+  /** Relay stores that durably hold the whole local replica right now; see PROTOCOL.md section 7. */
+  get copies(): number {
+    return combinedCopies(
+      this.connections.map((c) => c.tracker),
+      this.version,
+    )
+  }
+
+  /** The current status, as the `status` event reports it. */
+  get status(): DocStatus {
+    return { relays: this.connections.map((c) => c.status(this.version)), copies: this.copies }
+  }
+
+  /** Subscribes to an event. */
+  on<E extends keyof DocHandleEvents>(event: E, listener: DocHandleEvents[E]): void {
+    this.events.on(event, listener)
+  }
+
+  /** Unsubscribes a listener added with {@link DocHandle.on}. */
+  off<E extends keyof DocHandleEvents>(event: E, listener: DocHandleEvents[E]): void {
+    this.events.off(event, listener)
+  }
+
+  /**
+   * Resolves once at least one relay connection is synced (both sides exchanged their state).
+   * Rejects with the relays' error when every relay refused the document (or none is configured),
+   * with RhizomeError TIMEOUT after `timeout` ms, and with STORE_CLOSED when the handle closes.
+   */
+  whenSynced(options: WaitOptions = {}): Promise<void> {
+    return this.wait(
+      () => {
+        if (this.connections.some((c) => c.currentState === 'synced')) return true
+        if (this.connections.every((c) => c.currentState === 'refused')) {
+          const err = this.connections[0]?.status(this.version).error
+          throw err ?? new RhizomeError(ErrorCode.RELAY_UNAVAILABLE, 'no relay configured')
+        }
+        return false
+      },
+      options,
+      () => `not synced with any relay of ${this.name}`,
+    )
+  }
+
+  /**
+   * Resolves once the local state as of this call is in the local store and durably held by at
+   * least `k` relay stores (by ACK; `k = 0` waits for the local store only). Edits made after the
+   * call are not waited for. Rejects with RhizomeError TIMEOUT after `timeout` ms, with the store's
+   * error if a local write failed, and with STORE_CLOSED when the handle closes first.
+   */
+  whenDurable(k: number, options: WaitOptions = {}): Promise<void> {
+    if (!Number.isInteger(k) || k < 0)
+      throw new TypeError(`whenDurable needs a non-negative integer, got ${k}`)
+    const target = this.version
+    let local = false
+    let localError: unknown = null
+    Promise.all([...this.pendingAppends]).then(
+      () => {
+        local = true
+        this.settleWaiters()
+      },
+      (err) => {
+        localError = err
+        this.settleWaiters()
+      },
+    )
+    const trackers = this.connections.map((c) => c.tracker)
+    return this.wait(
+      () => {
+        if (localError !== null) throw localError
+        if (this.storeError !== null) throw this.storeError
+        return local && combinedCopies(trackers, target) >= k
+      },
+      options,
+      () =>
+        `${this.name}: ${combinedCopies(trackers, target)} of ${k} relay copies${local ? '' : ', local write pending'}`,
+    )
+  }
+
+  /**
+   * Closes the relay sockets (telling them our presence is gone), waits for every local write and
+   * stops storing edits. Pending waits reject with STORE_CLOSED. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.closing === null) this.closing = this.doClose()
+    return this.closing
+  }
+
+  private async doClose(): Promise<void> {
+    await Promise.all(this.connections.map((c) => c.close()))
+    this.awareness.off('update', this.awarenessOnUpdate)
+    this.awareness.destroy()
+    this.doc.off('update', this.docOnUpdate)
+    await Promise.allSettled([...this.pendingAppends])
+    const err = new RhizomeError(ErrorCode.STORE_CLOSED, `document ${this.name} was closed`)
+    for (const w of this.waiters) this.finish(w, err)
+    this.onClose(this)
+  }
+
+  private readonly docOnUpdate = (update: Uint8Array, origin: unknown): void => {
+    this.version++
+    const append = this.store.append(this.name, update)
+    this.pendingAppends.add(append)
+    append.then(
+      () => {
+        this.pendingAppends.delete(append)
+        this.settleWaiters()
+      },
+      (cause) => {
+        this.pendingAppends.delete(append)
+        this.storeError =
+          cause instanceof RhizomeError
+            ? cause
+            : new RhizomeError(ErrorCode.STORE_CLOSED, `local write of ${this.name} failed`, { cause })
+        this.events.emit('error', [this.storeError])
+        this.settleWaiters()
+      },
+    )
+    this.byProvider.get(origin)?.queueProbe()
+    this.refresh()
+  }
+
+  private readonly awarenessOnUpdate = (
+    { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
+    _origin: unknown,
+  ): void => {
+    const self = this.doc.clientID
+    if (!added.includes(self) && !updated.includes(self) && !removed.includes(self)) return
+    const encoder = encoding.createEncoder()
+    encoding.writeVarUint(encoder, MessageType.AWARENESS)
+    encoding.writeVarUint8Array(encoder, encodeAwarenessUpdate(this.awareness, [self]))
+    const frame = encoding.toUint8Array(encoder)
+    for (const c of this.connections) c.sendAwareness(frame)
+  }
+
+  /** Drops remote presence seen only through a relay whose socket just closed. */
+  private connectionOnSocketClose(closed: RelayConnection): void {
+    const stillSeen = new Set<number>([this.doc.clientID])
+    for (const c of this.connections)
+      if (c !== closed && c.connected) for (const id of c.seenClients) stillSeen.add(id)
+    const gone = [...closed.seenClients].filter((id) => !stillSeen.has(id))
+    if (gone.length > 0) removeAwarenessStates(this.awareness, gone, closed)
+  }
+
+  private refresh(): void {
+    const status = this.status
+    const key = JSON.stringify(status, (_k, v) => (v instanceof RhizomeError ? `${v.code}:${v.message}` : v))
+    if (key !== this.lastStatus) {
+      this.lastStatus = key
+      this.events.emit('status', [status])
+    }
+    this.settleWaiters()
+  }
+
+  private wait(ready: () => boolean, options: WaitOptions, describe: () => string): Promise<void> {
+    if (this.closing !== null) {
+      return Promise.reject(new RhizomeError(ErrorCode.STORE_CLOSED, `document ${this.name} was closed`))
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = { ready, resolve, reject, timer: null }
+      if (options.timeout !== undefined) {
+        waiter.timer = setTimeout(() => {
+          this.finish(
+            waiter,
+            new RhizomeError(ErrorCode.TIMEOUT, `timed out after ${options.timeout} ms: ${describe()}`),
+          )
+        }, options.timeout)
+      }
+      this.waiters.add(waiter)
+      this.settle(waiter)
+    })
+  }
+
+  private settleWaiters(): void {
+    for (const w of this.waiters) this.settle(w)
+  }
+
+  private settle(waiter: Waiter): void {
+    try {
+      if (waiter.ready()) this.finish(waiter, null)
+    } catch (err) {
+      this.finish(waiter, err)
+    }
+  }
+
+  private finish(waiter: Waiter, err: unknown): void {
+    if (!this.waiters.delete(waiter)) return
+    if (waiter.timer !== null) clearTimeout(waiter.timer)
+    if (err === null) waiter.resolve()
+    else waiter.reject(err)
+  }
+}
