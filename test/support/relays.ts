@@ -61,7 +61,11 @@ class RelayHandle implements RelayProcess {
     if (this.options.peers?.length) args.push('--peers', this.options.peers.join(','))
     args.push(...(this.options.args ?? []))
     const child = spawn(process.execPath, args, {
-      env: { ...process.env, RHIZOME_LOG_LEVEL: process.env.RHIZOME_LOG_LEVEL ?? 'warn', ...this.options.env },
+      env: {
+        ...process.env,
+        RHIZOME_LOG_LEVEL: process.env.RHIZOME_LOG_LEVEL ?? 'warn',
+        ...this.options.env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     this.child = child
@@ -129,7 +133,11 @@ export async function stopAllRelays(): Promise<void> {
 /** Polls `check` until it returns a truthy value or the deadline passes. */
 export async function eventually<T>(
   check: () => T | Promise<T>,
-  { timeout = 15_000, interval = 50, what = 'condition' }: { timeout?: number; interval?: number; what?: string } = {},
+  {
+    timeout = 15_000,
+    interval = 50,
+    what = 'condition',
+  }: { timeout?: number; interval?: number; what?: string } = {},
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeout
   let lastError: unknown

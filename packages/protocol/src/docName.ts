@@ -41,7 +41,8 @@ export function parseDocName(encoded: string): string {
     throw new RhizomeError(ErrorCode.DOC_NAME_INVALID, 'invalid percent-encoding in document name', { cause })
   }
   const problem = docNameProblem(name)
-  if (problem !== null) throw new RhizomeError(ErrorCode.DOC_NAME_INVALID, `invalid document name: ${problem}`)
+  if (problem !== null)
+    throw new RhizomeError(ErrorCode.DOC_NAME_INVALID, `invalid document name: ${problem}`)
   return name
 }
 

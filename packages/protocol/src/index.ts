@@ -3,6 +3,12 @@ export { digestOfDoc, digestOfUpdate, toHex } from './digest.js'
 export { docNameProblem, encodeDocName, isValidDocName, MAX_DOC_NAME_BYTES, parseDocName } from './docName.js'
 export { closeCodeFor, ErrorCode, isRhizomeError, RhizomeError } from './errors.js'
 export {
+  decodeMeshMessage,
+  encodeMeshMessage,
+  MESH_PROTOCOL_VERSION,
+  type MeshMessage,
+} from './meshMessages.js'
+export {
   decodeMessage,
   encodeAck,
   encodeAuthDenied,

@@ -1,0 +1,163 @@
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+import { ErrorCode, RhizomeError } from './errors.js'
+
+/** Version of the relay-to-relay protocol spoken on `/_mesh`. */
+export const MESH_PROTOCOL_VERSION = 1
+
+/**
+ * Relay-to-relay messages on `/_mesh`. Handshake: the dialer sends `hello`, the acceptor answers
+ * `challenge` (with its proof), the dialer answers `proof`; both proofs are HMACs of both nonces
+ * under the mesh secret, so the secret never crosses the wire. Then, in both directions:
+ * `catalog` pages (anti-entropy), `step1` requests answered by `step2`, live `update`s, cumulative
+ * `ack`s of durably stored `step2`/`update` sequence numbers, and `synced` once the sender has
+ * pulled everything the other side's catalog offered.
+ */
+export type MeshMessage =
+  | { type: 'hello'; version: number; relayId: string; storeId: string; nonce: Uint8Array }
+  | { type: 'challenge'; relayId: string; storeId: string; nonce: Uint8Array; proof: Uint8Array }
+  | { type: 'proof'; proof: Uint8Array }
+  | { type: 'catalog'; entries: { name: string; digest: string }[]; last: boolean; round: number }
+  | { type: 'step1'; name: string; stateVector: Uint8Array }
+  | { type: 'step2'; name: string; update: Uint8Array; seq: number }
+  | { type: 'update'; name: string; update: Uint8Array; seq: number }
+  | { type: 'ack'; seq: number }
+  | { type: 'synced'; round: number }
+
+const tags = {
+  hello: 0,
+  challenge: 1,
+  proof: 2,
+  catalog: 3,
+  step1: 4,
+  step2: 5,
+  update: 6,
+  ack: 7,
+  synced: 8,
+} as const
+
+/** Encodes one mesh message. */
+export function encodeMeshMessage(m: MeshMessage): Uint8Array {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, tags[m.type])
+  switch (m.type) {
+    case 'hello':
+      encoding.writeVarUint(e, m.version)
+      encoding.writeVarString(e, m.relayId)
+      encoding.writeVarString(e, m.storeId)
+      encoding.writeVarUint8Array(e, m.nonce)
+      break
+    case 'challenge':
+      encoding.writeVarString(e, m.relayId)
+      encoding.writeVarString(e, m.storeId)
+      encoding.writeVarUint8Array(e, m.nonce)
+      encoding.writeVarUint8Array(e, m.proof)
+      break
+    case 'proof':
+      encoding.writeVarUint8Array(e, m.proof)
+      break
+    case 'catalog':
+      encoding.writeVarUint(e, m.round)
+      encoding.writeVarUint(e, m.last ? 1 : 0)
+      encoding.writeVarUint(e, m.entries.length)
+      for (const entry of m.entries) {
+        encoding.writeVarString(e, entry.name)
+        encoding.writeVarString(e, entry.digest)
+      }
+      break
+    case 'step1':
+      encoding.writeVarString(e, m.name)
+      encoding.writeVarUint8Array(e, m.stateVector)
+      break
+    case 'step2':
+    case 'update':
+      encoding.writeVarString(e, m.name)
+      encoding.writeVarUint(e, m.seq)
+      encoding.writeVarUint8Array(e, m.update)
+      break
+    case 'ack':
+      encoding.writeVarUint(e, m.seq)
+      break
+    case 'synced':
+      encoding.writeVarUint(e, m.round)
+      break
+  }
+  return encoding.toUint8Array(e)
+}
+
+function bytes(d: decoding.Decoder): Uint8Array {
+  const len = decoding.readVarUint(d)
+  if (len > d.arr.length - d.pos) throw new RangeError('length past end')
+  return decoding.readUint8Array(d, len)
+}
+
+/**
+ * Decodes one mesh message.
+ * @throws RhizomeError PROTOCOL_MALFORMED on any truncated, unknown or trailing input.
+ */
+export function decodeMeshMessage(frame: Uint8Array): MeshMessage {
+  const d = decoding.createDecoder(frame)
+  let m: MeshMessage
+  try {
+    const tag = decoding.readVarUint(d)
+    switch (tag) {
+      case tags.hello:
+        m = {
+          type: 'hello',
+          version: decoding.readVarUint(d),
+          relayId: decoding.readVarString(d),
+          storeId: decoding.readVarString(d),
+          nonce: bytes(d),
+        }
+        break
+      case tags.challenge:
+        m = {
+          type: 'challenge',
+          relayId: decoding.readVarString(d),
+          storeId: decoding.readVarString(d),
+          nonce: bytes(d),
+          proof: bytes(d),
+        }
+        break
+      case tags.proof:
+        m = { type: 'proof', proof: bytes(d) }
+        break
+      case tags.catalog: {
+        const round = decoding.readVarUint(d)
+        const last = decoding.readVarUint(d) === 1
+        const count = decoding.readVarUint(d)
+        if (count > frame.length) throw new RangeError('entry count past end')
+        const entries: { name: string; digest: string }[] = []
+        for (let i = 0; i < count; i++) {
+          entries.push({ name: decoding.readVarString(d), digest: decoding.readVarString(d) })
+        }
+        m = { type: 'catalog', round, last, entries }
+        break
+      }
+      case tags.step1:
+        m = { type: 'step1', name: decoding.readVarString(d), stateVector: bytes(d) }
+        break
+      case tags.step2:
+      case tags.update: {
+        const name = decoding.readVarString(d)
+        const seq = decoding.readVarUint(d)
+        m = { type: tag === tags.step2 ? 'step2' : 'update', name, seq, update: bytes(d) }
+        break
+      }
+      case tags.ack:
+        m = { type: 'ack', seq: decoding.readVarUint(d) }
+        break
+      case tags.synced:
+        m = { type: 'synced', round: decoding.readVarUint(d) }
+        break
+      default:
+        throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, `unknown mesh message ${tag}`)
+    }
+  } catch (err) {
+    if (err instanceof RhizomeError) throw err
+    throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, 'malformed mesh message', { cause: err })
+  }
+  if (d.pos !== frame.length)
+    throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, 'trailing bytes in mesh message')
+  return m
+}

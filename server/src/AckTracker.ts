@@ -1,0 +1,80 @@
+/** What a peer link exposes for durability accounting. */
+export interface AckSource {
+  /** Peer store identity; two links to the same store count once. */
+  readonly peerStoreId: string
+  /** Highest sequence number the peer has acknowledged as durable. */
+  readonly ackedSeq: number
+  /** False once the link closed: targets it has not yet reached never will be. */
+  readonly open: boolean
+}
+
+interface Entry {
+  n: number
+  receivedAt: number
+  localDone: boolean
+  /** Per peer link: the sequence number the peer must acknowledge to hold this state. */
+  targets: Map<AckSource, number>
+  sentCopies: number
+}
+
+/**
+ * Turns "message n was applied" plus local commits and peer acknowledgements into the ACK(n, copies)
+ * stream of PROTOCOL.md section 3: n never decreases and, for one n, copies only grows.
+ * An entry that a later one subsumes (same or more copies, larger n) is dropped.
+ */
+export class AckTracker {
+  #entries: Entry[] = []
+  #lastN = 0
+  #lastCopies = 0
+
+  constructor(private readonly send: (n: number, copies: number, receivedAt: number) => void) {}
+
+  /** Registers message n with the peer targets it needs; call `localDone(n)` after its commit. */
+  track(n: number, targets: Map<AckSource, number>): void {
+    this.#entries.push({ n, receivedAt: performance.now(), localDone: false, targets, sentCopies: 0 })
+  }
+
+  /** Message n (and so everything before it) is durable in this relay's store. */
+  localDone(n: number): void {
+    for (const e of this.#entries) if (e.n <= n) e.localDone = true
+    this.evaluate()
+  }
+
+  /** Re-evaluates after peer acknowledgements changed. */
+  evaluate(): void {
+    if (this.#entries.length === 0) return
+    const ready = this.#entries.filter((e) => e.localDone)
+    if (ready.length === 0) return
+    const copiesOf = (e: Entry) => {
+      const stores = new Set<string>()
+      for (const [link, seq] of e.targets) if (link.ackedSeq >= seq) stores.add(link.peerStoreId)
+      return 1 + stores.size
+    }
+    const computed = ready.map((e) => ({ e, copies: copiesOf(e) }))
+    for (let i = 0; i < computed.length; i++) {
+      const { e, copies } = computed[i]!
+      // Subsumed by a later entry that already says as much.
+      if (computed.slice(i + 1).some((later) => later.copies >= copies)) continue
+      if (e.n < this.#lastN) continue
+      if (e.n === this.#lastN && copies <= this.#lastCopies) continue
+      this.#lastN = e.n
+      this.#lastCopies = copies
+      e.sentCopies = copies
+      this.send(e.n, copies, e.receivedAt)
+    }
+    // Keep only entries that can still say something new.
+    this.#entries = this.#entries.filter((e) => {
+      if (e.n < this.#lastN) return false
+      if (!e.localDone) return true
+      const reachable = new Set<string>()
+      for (const [link, seq] of e.targets)
+        if (link.open || link.ackedSeq >= seq) reachable.add(link.peerStoreId)
+      return e.sentCopies < 1 + reachable.size
+    })
+  }
+
+  /** Number of messages waiting for local or peer durability. */
+  get pending(): number {
+    return this.#entries.length
+  }
+}

@@ -1,0 +1,232 @@
+import {
+  CloseCode,
+  closeCodeFor,
+  decodeMessage,
+  ErrorCode,
+  encodeAck,
+  encodeAuthDenied,
+  encodeAwareness,
+  encodeSyncStep1,
+  encodeSyncStep2,
+  RhizomeError,
+  type TokenAccess,
+} from '@rhizome/protocol'
+import type { WebSocket } from 'ws'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import * as Y from 'yjs'
+import { AckTracker } from './AckTracker.js'
+import type { Logger } from './logger.js'
+import type { RelayMetrics } from './metrics.js'
+import type { RelayDoc } from './RelayDoc.js'
+import { TokenBucket } from './TokenBucket.js'
+
+/** Largest awareness update one message may carry. */
+export const MAX_AWARENESS_BYTES = 64 * 1024
+/** Awareness client ids one socket may control. */
+export const MAX_AWARENESS_STATES = 16
+
+/** What a connection needs from its relay. */
+export interface ConnectionHost {
+  readonly metrics: RelayMetrics
+  readonly log: Logger
+  readonly maxBufferedBytes: number
+  /** Bytes a socket may send before its document finished loading. */
+  readonly maxPendingBytes: number
+  /** Current ack targets of every caught-up peer link. */
+  ackTargets(): Map<import('./AckTracker.js').AckSource, number>
+  onConnectionClosed(conn: ClientConnection): void
+}
+
+/**
+ * One client WebSocket on one document: y-websocket messages in and out, ACK bookkeeping for
+ * sockets that opted in with `rhizome=1`, per-socket rate limits, and the close code of any failure.
+ */
+export class ClientConnection {
+  readonly awarenessIds = new Set<number>()
+  readonly #acks: AckTracker | null
+  #n = 0
+  #queue: Uint8Array[] | null = []
+  #queuedBytes = 0
+  #closed = false
+  readonly #messages: TokenBucket | null
+  readonly #bytes: TokenBucket | null
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly doc: RelayDoc,
+    readonly access: TokenAccess,
+    readonly ackEnabled: boolean,
+    private readonly host: ConnectionHost,
+    limits: { rateMessages: number; rateBytes: number },
+    readonly sub?: string,
+  ) {
+    this.#acks = ackEnabled
+      ? new AckTracker((n, copies, receivedAt) => {
+          host.metrics.ackSeconds.observe({ copies: String(copies) }, (performance.now() - receivedAt) / 1000)
+          this.sendFrame(encodeAck(n, copies))
+        })
+      : null
+    this.#messages =
+      limits.rateMessages > 0 ? new TokenBucket(limits.rateMessages, limits.rateMessages * 2) : null
+    this.#bytes = limits.rateBytes > 0 ? new TokenBucket(limits.rateBytes, limits.rateBytes * 2) : null
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.#onFrame(data, isBinary))
+    ws.on('close', () => this.#onClose())
+    ws.on('error', () => this.#onClose())
+  }
+
+  /** Called by the relay once the document is loaded: greet the client, then drain queued frames. */
+  start(): void {
+    if (this.#closed) return
+    this.sendFrame(encodeSyncStep1(Y.encodeStateVector(this.doc.ydoc)))
+    const states = this.doc.awareness.getStates()
+    if (states.size > 0) {
+      this.sendFrame(
+        encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.doc.awareness, [...states.keys()])),
+      )
+    }
+    const queued = this.#queue ?? []
+    this.#queue = null
+    for (const frame of queued) {
+      if (this.#closed) return
+      this.#handle(frame)
+    }
+  }
+
+  #onFrame(data: Buffer, isBinary: boolean): void {
+    if (this.#closed) return
+    this.host.metrics.bytesIn.inc(data.length)
+    if (!isBinary) return this.close(CloseCode.MALFORMED, 'text frames are not part of the protocol')
+    if (!(this.#messages?.take(1) ?? true) || !(this.#bytes?.take(data.length) ?? true)) {
+      return this.close(CloseCode.RATE_LIMITED, 'rate limit exceeded')
+    }
+    const frame = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    if (this.#queue) {
+      this.#queuedBytes += frame.length
+      if (this.#queuedBytes > this.host.maxPendingBytes) {
+        return this.close(CloseCode.RATE_LIMITED, 'too much data before the document finished loading')
+      }
+      this.#queue.push(frame)
+      return
+    }
+    this.#handle(frame)
+  }
+
+  #handle(frame: Uint8Array): void {
+    try {
+      const message = decodeMessage(frame)
+      switch (message.type) {
+        case 'sync-step1': {
+          let diff: Uint8Array
+          try {
+            diff = Y.encodeStateAsUpdate(this.doc.ydoc, message.stateVector)
+          } catch (cause) {
+            throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, 'invalid state vector', { cause })
+          }
+          this.sendFrame(encodeSyncStep2(diff))
+          break
+        }
+        case 'sync-step2':
+        case 'sync-update':
+          this.#onUpdate(message.update)
+          break
+        case 'awareness':
+          this.#onAwareness(message.update)
+          break
+        case 'query-awareness': {
+          const ids = [...this.doc.awareness.getStates().keys()]
+          this.sendFrame(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.doc.awareness, ids)))
+          break
+        }
+        default:
+          throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, `clients may not send ${message.type}`)
+      }
+    } catch (err) {
+      if (!(err instanceof RhizomeError))
+        this.host.log.error({ err, doc: this.doc.name }, 'unexpected error handling a frame')
+      this.close(closeCodeFor(err), err instanceof Error ? err.message : 'error')
+    }
+  }
+
+  #onUpdate(update: Uint8Array): void {
+    const n = ++this.#n
+    this.host.metrics.updatesIn.inc()
+    if (this.access === 'read') {
+      if (this.doc.wouldChange(update)) {
+        throw new RhizomeError(ErrorCode.AUTH_FORBIDDEN, 'read-only token cannot write')
+      }
+    } else {
+      this.doc.apply(update, this)
+    }
+    if (this.#acks) {
+      this.#acks.track(n, this.host.ackTargets())
+      const acks = this.#acks
+      this.doc.whenCommitted().then(
+        () => {
+          if (!this.#closed) acks.localDone(n)
+        },
+        () => {},
+      )
+    }
+  }
+
+  #onAwareness(update: Uint8Array): void {
+    if (update.length > MAX_AWARENESS_BYTES) {
+      throw new RhizomeError(ErrorCode.PROTOCOL_TOO_LARGE, 'awareness update too large')
+    }
+    try {
+      awarenessProtocol.applyAwarenessUpdate(this.doc.awareness, update, this)
+    } catch (cause) {
+      throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, 'awareness update cannot be decoded', { cause })
+    }
+    if (this.awarenessIds.size > MAX_AWARENESS_STATES) {
+      throw new RhizomeError(ErrorCode.RATE_LIMITED, 'too many awareness states on one socket')
+    }
+  }
+
+  /** Peer acknowledgements changed: maybe raise copies. */
+  reevaluateAcks(): void {
+    this.#acks?.evaluate()
+  }
+
+  get hasPendingAcks(): boolean {
+    return (this.#acks?.pending ?? 0) > 0
+  }
+
+  /** Sends a document update frame, unless this connection is the one it came from. */
+  sendUpdateFrame(frame: Uint8Array): void {
+    this.host.metrics.updatesOut.inc()
+    this.sendFrame(frame)
+  }
+
+  /** Sends a frame; a reader too slow to keep its buffer under the bound is closed instead. */
+  sendFrame(frame: Uint8Array): void {
+    if (this.#closed || this.ws.readyState !== this.ws.OPEN) return
+    if (this.ws.bufferedAmount + frame.length > this.host.maxBufferedBytes) {
+      this.close(CloseCode.TRANSIENT, 'send buffer full: reader too slow')
+      this.ws.terminate()
+      return
+    }
+    this.host.metrics.bytesOut.inc(frame.length)
+    this.ws.send(frame)
+  }
+
+  /** Sends AUTH denied (for 4401/4403) and closes with `code`. */
+  close(code: number, reason: string): void {
+    if (this.#closed) return
+    if (code === CloseCode.UNAUTHORIZED || code === CloseCode.FORBIDDEN) {
+      try {
+        this.ws.send(encodeAuthDenied(reason))
+      } catch {}
+    }
+    this.host.metrics.closes.inc({ code: String(code) })
+    this.host.log.info({ doc: this.doc.name, code, reason, sub: this.sub }, 'closing client socket')
+    this.ws.close(code, reason.slice(0, 120))
+    this.#onClose()
+  }
+
+  #onClose(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.host.onConnectionClosed(this)
+  }
+}

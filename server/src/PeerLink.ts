@@ -1,0 +1,375 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import {
+  CloseCode,
+  decodeMeshMessage,
+  encodeMeshMessage,
+  isRhizomeError,
+  MESH_PROTOCOL_VERSION,
+  type MeshMessage,
+} from '@rhizome/protocol'
+import type { WebSocket } from 'ws'
+import * as Y from 'yjs'
+import type { AckSource } from './AckTracker.js'
+import type { Mesh } from './Mesh.js'
+
+/** Catalog entries per page. */
+const CATALOG_PAGE = 256
+/** Pull requests (step1) in flight per link. */
+const MAX_PULLS = 8
+/** Outbound bytes before the catalog stream waits for the socket to drain. */
+const SEND_HIGH_WATER = 1024 * 1024
+/** Outbound bytes after which a peer is too slow: the link is dropped and anti-entropy catches up later. */
+const SLOW_PEER_BYTES = 64 * 1024 * 1024
+/** Inbound frames queued before the socket is paused. */
+const INBOUND_HIGH_WATER = 256
+
+const EMPTY_UPDATE = Y.encodeStateAsUpdate(new Y.Doc())
+
+function proof(
+  secret: string,
+  role: 'dialer' | 'acceptor',
+  dialerNonce: Uint8Array,
+  acceptorNonce: Uint8Array,
+) {
+  return createHmac('sha256', secret).update(role).update(dialerNonce).update(acceptorNonce).digest()
+}
+
+function sameProof(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/**
+ * One authenticated relay-to-relay WebSocket. Both ends run the same replication: each streams its
+ * catalog, pulls what differs from the other's catalog, forwards live updates and acknowledges
+ * what it made durable. Bookkeeping lives only as long as the link and is tied to the peer's store
+ * identity, so a peer that lost its disk starts from nothing.
+ */
+export class PeerLink implements AckSource {
+  peerRelayId = ''
+  peerStoreId = ''
+  /** Highest sequence number the peer acknowledged as durable. */
+  ackedSeq = 0
+  /** Last sequence number sent. */
+  sentSeq = 0
+  /** The peer pulled a full catalog of ours: from now on its acks mean it holds our state. */
+  peerSynced = false
+  /** We pulled a full catalog of the peer's. */
+  pulledRounds = 0
+  state: 'handshake' | 'open' | 'closed' = 'handshake'
+  readonly #nonce = randomBytes(32)
+  #peerNonce: Uint8Array | null = null
+  #inbound: Uint8Array[] = []
+  #draining = false
+  #paused = false
+  #round = 0
+  // Pull side of the current round.
+  #pullQueue: string[] = []
+  #pullsInFlight = new Map<string, number>()
+  #catalogDone = false
+  #pullingRound = 0
+  // Durability of what the peer sent us: seqs applied, in order, each with its commit promise.
+  #durable: { seq: number; done: boolean }[] = []
+  #ackedOut = 0
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly role: 'dialer' | 'acceptor',
+    private readonly mesh: Mesh,
+    /** The configured URL for dialed links. */
+    readonly url: string | null,
+  ) {
+    ws.binaryType = 'nodebuffer'
+    ws.on('message', (data: Buffer) =>
+      this.#onFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)),
+    )
+    ws.on('close', () => this.#onClose())
+    ws.on('error', () => this.#onClose())
+    if (role === 'dialer') {
+      const hello = () =>
+        this.#send({
+          type: 'hello',
+          version: MESH_PROTOCOL_VERSION,
+          relayId: mesh.relay.id,
+          storeId: mesh.relay.store.id,
+          nonce: this.#nonce,
+        })
+      if (ws.readyState === ws.OPEN) hello()
+      else ws.once('open', hello)
+    }
+  }
+
+  get open(): boolean {
+    return this.state === 'open'
+  }
+
+  #send(m: MeshMessage): void {
+    if (this.ws.readyState !== this.ws.OPEN) return
+    const frame = encodeMeshMessage(m)
+    if (this.ws.bufferedAmount + frame.length > SLOW_PEER_BYTES) {
+      this.close(CloseCode.TRANSIENT, 'peer too slow')
+      return
+    }
+    if (m.type === 'update' || m.type === 'step2') {
+      this.mesh.relay.metrics.replicationBytes.inc(
+        { peer: this.peerRelayId, direction: 'out' },
+        m.update.length,
+      )
+    }
+    this.ws.send(frame)
+  }
+
+  /** Closes the link; the dialer side reconnects with backoff. */
+  close(code: number, reason: string): void {
+    if (this.state === 'closed') return
+    this.ws.close(code, reason)
+    this.#onClose()
+  }
+
+  #onClose(): void {
+    if (this.state === 'closed') return
+    const wasOpen = this.state === 'open'
+    this.state = 'closed'
+    this.ws.terminate()
+    this.mesh.onLinkClosed(this, wasOpen)
+  }
+
+  #onFrame(frame: Uint8Array): void {
+    this.#inbound.push(frame)
+    if (this.#inbound.length > INBOUND_HIGH_WATER && !this.#paused) {
+      this.#paused = true
+      this.ws.pause()
+    }
+    if (!this.#draining) void this.#drain()
+  }
+
+  async #drain(): Promise<void> {
+    this.#draining = true
+    try {
+      while (this.#inbound.length > 0 && this.state !== 'closed') {
+        const frame = this.#inbound.shift()!
+        if (this.#paused && this.#inbound.length < INBOUND_HIGH_WATER / 2) {
+          this.#paused = false
+          this.ws.resume()
+        }
+        try {
+          await this.#handle(decodeMeshMessage(frame))
+        } catch (err) {
+          if (isRhizomeError(err) && err.code === 'PROTOCOL_MALFORMED') {
+            this.mesh.relay.log.warn({ peer: this.peerRelayId, err: err.message }, 'malformed mesh message')
+            this.close(CloseCode.MALFORMED, err.message)
+          } else {
+            this.mesh.relay.log.error({ err, peer: this.peerRelayId }, 'mesh message failed')
+            this.close(CloseCode.TRANSIENT, 'relay error')
+          }
+          return
+        }
+      }
+    } finally {
+      this.#draining = false
+    }
+  }
+
+  async #handle(m: MeshMessage): Promise<void> {
+    if (this.state === 'handshake') return this.#handshake(m)
+    switch (m.type) {
+      case 'catalog':
+        return this.#onCatalog(m.entries, m.last, m.round)
+      case 'step1':
+        return this.#onStep1(m.name, m.stateVector)
+      case 'step2':
+        return this.#onPeerUpdate(m.name, m.update, m.seq, true)
+      case 'update':
+        return this.#onPeerUpdate(m.name, m.update, m.seq, false)
+      case 'ack':
+        if (m.seq > this.ackedSeq) {
+          this.ackedSeq = Math.min(m.seq, this.sentSeq)
+          this.mesh.relay.metrics.peerLag.set({ peer: this.peerRelayId }, this.sentSeq - this.ackedSeq)
+          this.mesh.relay.onPeerAck()
+        }
+        return
+      case 'synced':
+        if (!this.peerSynced) {
+          this.peerSynced = true
+          this.mesh.relay.log.info({ peer: this.peerRelayId }, 'peer holds our catalog')
+        }
+        return
+      default:
+        this.close(CloseCode.MALFORMED, `unexpected ${m.type}`)
+    }
+  }
+
+  #handshake(m: MeshMessage): void {
+    const secret = this.mesh.relay.options.meshSecret ?? ''
+    const relay = this.mesh.relay
+    if (this.role === 'acceptor' && m.type === 'hello') {
+      if (m.version !== MESH_PROTOCOL_VERSION)
+        return this.close(CloseCode.MALFORMED, 'unsupported mesh version')
+      this.#peerNonce = m.nonce
+      this.peerRelayId = m.relayId
+      this.peerStoreId = m.storeId
+      this.#send({
+        type: 'challenge',
+        relayId: relay.id,
+        storeId: relay.store.id,
+        nonce: this.#nonce,
+        proof: proof(secret, 'acceptor', m.nonce, this.#nonce),
+      })
+      return
+    }
+    if (this.role === 'acceptor' && m.type === 'proof' && this.#peerNonce) {
+      if (!sameProof(m.proof, proof(secret, 'dialer', this.#peerNonce, this.#nonce))) {
+        relay.log.warn({ peer: this.peerRelayId }, 'peer failed the mesh secret challenge')
+        return this.close(CloseCode.UNAUTHORIZED, 'mesh authentication failed')
+      }
+      return this.#opened()
+    }
+    if (this.role === 'dialer' && m.type === 'challenge') {
+      if (!sameProof(m.proof, proof(secret, 'acceptor', this.#nonce, m.nonce))) {
+        relay.log.warn({ peer: this.url }, 'peer failed the mesh secret challenge')
+        return this.close(CloseCode.UNAUTHORIZED, 'mesh authentication failed')
+      }
+      this.peerRelayId = m.relayId
+      this.peerStoreId = m.storeId
+      this.#send({ type: 'proof', proof: proof(secret, 'dialer', this.#nonce, m.nonce) })
+      return this.#opened()
+    }
+    this.close(CloseCode.UNAUTHORIZED, 'mesh handshake expected')
+  }
+
+  #opened(): void {
+    if (this.peerStoreId === this.mesh.relay.store.id) {
+      this.close(CloseCode.MALFORMED, 'connected to itself')
+      return
+    }
+    this.state = 'open'
+    this.mesh.onLinkOpen(this)
+    void this.startRound()
+  }
+
+  /** Streams our catalog to the peer (one anti-entropy round), with backpressure. */
+  async startRound(): Promise<void> {
+    const round = ++this.#round
+    const store = this.mesh.relay.store
+    let page: { name: string; digest: string }[] = []
+    for await (const entry of store.catalog()) {
+      if (this.state !== 'open') return
+      if (entry.digest === null) continue // corrupt: never offered
+      page.push({ name: entry.name, digest: entry.digest })
+      if (page.length >= CATALOG_PAGE) {
+        this.#send({ type: 'catalog', round, last: false, entries: page })
+        page = []
+        await this.#whenDrained()
+      }
+    }
+    this.#send({ type: 'catalog', round, last: true, entries: page })
+  }
+
+  async #whenDrained(): Promise<void> {
+    while (this.state === 'open' && this.ws.bufferedAmount > SEND_HIGH_WATER) {
+      await new Promise((r) => setTimeout(r, 5))
+    }
+  }
+
+  async #onCatalog(entries: { name: string; digest: string }[], last: boolean, round: number): Promise<void> {
+    if (round !== this.#pullingRound) {
+      this.#pullingRound = round
+      this.#catalogDone = false
+    }
+    for (const { name, digest } of entries) {
+      if (!(await this.mesh.matchesDigest(name, digest))) this.#pullQueue.push(name)
+    }
+    if (last) this.#catalogDone = true
+    this.#pump()
+    this.#maybeSynced()
+  }
+
+  /** Asks for a document with our state vector; the answer is a step2. */
+  requestDoc(name: string, stateVector: Uint8Array | null): void {
+    this.#pullsInFlight.set(name, (this.#pullsInFlight.get(name) ?? 0) + 1)
+    this.#send({ type: 'step1', name, stateVector: stateVector ?? new Uint8Array([0]) })
+  }
+
+  #pump(): void {
+    while (this.state === 'open' && this.#pullsInFlight.size < MAX_PULLS && this.#pullQueue.length > 0) {
+      const name = this.#pullQueue.shift()!
+      this.#pullsInFlight.set(name, (this.#pullsInFlight.get(name) ?? 0) + 1)
+      this.mesh.stateVectorOf(name).then(
+        (sv) => {
+          if (this.state === 'open') this.#send({ type: 'step1', name, stateVector: sv })
+        },
+        () => {
+          // A local document we cannot read is repaired as a whole from the peer.
+          if (this.state === 'open') this.#send({ type: 'step1', name, stateVector: new Uint8Array([0]) })
+        },
+      )
+    }
+  }
+
+  #maybeSynced(): void {
+    if (this.#catalogDone && this.#pullQueue.length === 0 && this.#pullsInFlight.size === 0) {
+      this.#catalogDone = false
+      // Everything pulled is applied; the synced mark waits until it is durable.
+      const seq = this.#durable.at(-1)?.seq ?? 0
+      const round = this.#pullingRound
+      void this.#whenDurableThrough(seq).then(() => {
+        if (this.state !== 'open') return
+        this.pulledRounds++
+        this.#send({ type: 'synced', round })
+        this.mesh.onRoundPulled(this)
+      })
+    }
+  }
+
+  async #whenDurableThrough(seq: number): Promise<void> {
+    while (this.state === 'open' && this.#ackedOut < seq) await new Promise((r) => setTimeout(r, 5))
+  }
+
+  async #onStep1(name: string, stateVector: Uint8Array): Promise<void> {
+    let update: Uint8Array
+    try {
+      update = await this.mesh.diffOf(name, stateVector)
+    } catch (err) {
+      this.mesh.relay.log.warn({ doc: name, err: (err as Error).message }, 'cannot answer a peer pull')
+      update = EMPTY_UPDATE
+    }
+    this.#send({ type: 'step2', name, update, seq: ++this.sentSeq })
+    this.mesh.relay.metrics.peerLag.set({ peer: this.peerRelayId }, this.sentSeq - this.ackedSeq)
+    await this.#whenDrained()
+  }
+
+  async #onPeerUpdate(name: string, update: Uint8Array, seq: number, isPull: boolean): Promise<void> {
+    this.mesh.relay.metrics.replicationBytes.inc({ peer: this.peerRelayId, direction: 'in' }, update.length)
+    const entry = { seq, done: false }
+    this.#durable.push(entry)
+    const { committed } = await this.mesh.applyFromPeer(this, name, update, isPull)
+    committed.then(
+      () => {
+        entry.done = true
+        this.#flushAcks()
+      },
+      () => this.close(CloseCode.TRANSIENT, 'storage failure'),
+    )
+    if (isPull) {
+      const left = (this.#pullsInFlight.get(name) ?? 1) - 1
+      if (left <= 0) this.#pullsInFlight.delete(name)
+      else this.#pullsInFlight.set(name, left)
+      this.#pump()
+      this.#maybeSynced()
+    }
+  }
+
+  #flushAcks(): void {
+    let acked = this.#ackedOut
+    while (this.#durable.length > 0 && this.#durable[0]!.done) acked = this.#durable.shift()!.seq
+    if (acked > this.#ackedOut) {
+      this.#ackedOut = acked
+      this.#send({ type: 'ack', seq: acked })
+    }
+  }
+
+  /** Forwards a live update. */
+  sendUpdate(name: string, update: Uint8Array): void {
+    if (this.state !== 'open') return
+    this.#send({ type: 'update', name, update, seq: ++this.sentSeq })
+  }
+}

@@ -1,0 +1,362 @@
+import { readFileSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import type { Duplex } from 'node:stream'
+import {
+  CloseCode,
+  closeCodeFor,
+  ErrorCode,
+  encodeAuthDenied,
+  grantsDoc,
+  isRhizomeError,
+  parseDocName,
+  RhizomeError,
+  type TokenAccess,
+} from '@rhizome/protocol'
+import { DocStore } from '@rhizome/store'
+import { ClassicLevel } from 'classic-level'
+import { type WebSocket, WebSocketServer } from 'ws'
+import type { AckSource } from './AckTracker.js'
+import { TokenVerifier } from './auth.js'
+import { ClientConnection } from './ClientConnection.js'
+import { handleHttp } from './http.js'
+import { createLogger, type Logger, redactUrl } from './logger.js'
+import { Mesh } from './Mesh.js'
+import { RelayMetrics } from './metrics.js'
+import type { RelayOptions } from './options.js'
+import { type DocHost, RelayDoc } from './RelayDoc.js'
+
+/**
+ * A relay: one HTTP + WebSocket server holding a full replica of every document it has seen,
+ * durable before it acknowledges, replicating with its peers through the {@link Mesh}.
+ */
+export class Relay implements DocHost {
+  readonly metrics = new RelayMetrics()
+  readonly log: Logger
+  readonly docs = new Map<string, RelayDoc>()
+  readonly connections = new Set<ClientConnection>()
+  readonly #connectionsPerIp = new Map<string, number>()
+  readonly #verifier: TokenVerifier | null
+  #server: Server | null = null
+  #wss: WebSocketServer | null = null
+  #pingTimer: ReturnType<typeof setInterval> | null = null
+  #closing = false
+  store!: DocStore
+  mesh!: Mesh
+  id = ''
+  port = 0
+
+  constructor(
+    readonly options: RelayOptions,
+    log?: Logger,
+  ) {
+    this.log = log ?? createLogger(options.logLevel)
+    this.#verifier = options.authSecret ? new TokenVerifier(options.authSecret) : null
+  }
+
+  get idleMs(): number {
+    return this.options.idleMs
+  }
+
+  get maxBufferedBytes(): number {
+    return this.options.maxBufferedBytes
+  }
+
+  get maxPendingBytes(): number {
+    return Math.max(this.options.maxMessageBytes * 2, 1024 * 1024)
+  }
+
+  get authRequired(): boolean {
+    return this.#verifier !== null
+  }
+
+  /** Verifies a client or admin token; only valid when the relay has an auth secret. */
+  verifyToken(token: string | null | undefined) {
+    if (!this.#verifier) throw new TypeError('the relay has no auth secret')
+    return this.#verifier.verify(token)
+  }
+
+  /** Opens the store, starts listening and dials the peers. Resolves once listening. */
+  async start(): Promise<void> {
+    await mkdir(this.options.dataDir, { recursive: true })
+    const db = new ClassicLevel<string, Uint8Array>(this.options.dataDir, { valueEncoding: 'view' })
+    try {
+      await db.open()
+    } catch (err) {
+      const code =
+        (err as { code?: string; cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code
+      if (code === 'LEVEL_LOCKED') {
+        throw new RhizomeError(ErrorCode.USAGE, `--data ${this.options.dataDir} is in use by another relay`)
+      }
+      throw err
+    }
+    this.store = await DocStore.open(db, {
+      onCommit: ({ ms }) => this.metrics.commitSeconds.observe(ms / 1000),
+    })
+    this.id = this.options.id ?? `relay-${this.store.id.slice(0, 8)}`
+    this.mesh = new Mesh(this)
+
+    const tls = this.options.tlsCert
+      ? { cert: readFileSync(this.options.tlsCert), key: readFileSync(this.options.tlsKey!) }
+      : null
+    const server = tls ? createHttpsServer(tls) : createHttpServer()
+    this.#server = server
+    // Frames over the limit are refused by ws while still reading the header; ws closes such a
+    // socket with 1009, which PROTOCOL.md names 4413 (see #accept).
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: this.options.maxMessageBytes })
+    server.on('request', (req, res) => {
+      handleHttp(this, req, res).catch((err) => {
+        this.log.error({ err }, 'http handler failed')
+        if (!res.headersSent) res.writeHead(500).end()
+      })
+    })
+    server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head))
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(this.options.port, this.options.host, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+    const address = server.address()
+    this.port = typeof address === 'object' && address ? address.port : this.options.port
+    this.metrics.docsStored.set(this.store.docCount)
+    this.#pingTimer = setInterval(() => this.#ping(), 30_000)
+    this.#pingTimer.unref()
+    this.mesh.start()
+  }
+
+  /** `ws://host:port` this relay listens on. */
+  get url(): string {
+    const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host
+    return `${this.options.tlsCert ? 'wss' : 'ws'}://${host}:${this.port}`
+  }
+
+  #ping(): void {
+    for (const ws of this.#wss?.clients ?? []) {
+      const alive = ws as WebSocket & { rhizomeAlive?: boolean }
+      if (alive.rhizomeAlive === false) {
+        ws.terminate()
+        continue
+      }
+      alive.rhizomeAlive = false
+      ws.ping()
+    }
+  }
+
+  #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.#closing) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n')
+      return
+    }
+    const url = new URL(req.url ?? '/', 'http://relay')
+    if (url.pathname === '/_mesh') {
+      this.#wss!.handleUpgrade(req, socket, head, (ws) => this.mesh.accept(ws, req))
+      return
+    }
+    let name: string
+    try {
+      name = parseDocName(url.pathname.slice(1))
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : 'invalid document name'
+      socket.end(
+        `HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${reason}\n`,
+      )
+      this.log.debug({ url: redactUrl(req.url ?? '') }, 'refused upgrade: bad document name')
+      return
+    }
+    const ip = req.socket.remoteAddress ?? 'unknown'
+    const count = this.#connectionsPerIp.get(ip) ?? 0
+    if (count >= this.options.maxConnectionsPerIp) {
+      socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\n\r\n')
+      return
+    }
+    this.#connectionsPerIp.set(ip, count + 1)
+    socket.once('close', () => {
+      const c = (this.#connectionsPerIp.get(ip) ?? 1) - 1
+      if (c <= 0) this.#connectionsPerIp.delete(ip)
+      else this.#connectionsPerIp.set(ip, c)
+    })
+    this.#wss!.handleUpgrade(req, socket, head, (ws) => {
+      this.#accept(ws, name, url).catch((err) => {
+        this.log.error({ err, doc: name }, 'failed to accept a socket')
+        ws.close(CloseCode.TRANSIENT, 'relay error')
+      })
+    })
+  }
+
+  async #accept(ws: WebSocket, name: string, url: URL): Promise<void> {
+    const alive = ws as WebSocket & { rhizomeAlive?: boolean }
+    alive.rhizomeAlive = true
+    ws.on('pong', () => {
+      alive.rhizomeAlive = true
+    })
+    // ws reports an oversized frame as 1009; the contract says 4413.
+    const close = ws.close.bind(ws)
+    ws.close = ((code?: number, reason?: string | Buffer) =>
+      close(code === 1009 ? CloseCode.TOO_LARGE : code, reason)) as typeof ws.close
+    ws.on('error', () => {})
+    // Frames that arrive while the token is checked are buffered by ws until a listener exists.
+    const early: Buffer[] = []
+    const buffer = (data: Buffer) => early.push(data)
+    ws.on('message', buffer)
+
+    let access: TokenAccess = 'admin'
+    let sub: string | undefined
+    if (this.#verifier) {
+      try {
+        const claims = await this.#verifier.verify(url.searchParams.get('token'))
+        sub = claims.sub
+        if (!grantsDoc(claims, name)) throw new RhizomeError(ErrorCode.AUTH_FORBIDDEN, 'document not granted')
+        access = claims.access
+      } catch (err) {
+        const code = closeCodeFor(err)
+        const reason = err instanceof Error ? err.message : 'unauthorized'
+        this.log.info({ doc: name, code, reason, sub }, 'refused socket')
+        this.metrics.closes.inc({ code: String(code) })
+        try {
+          ws.send(encodeAuthDenied(reason))
+        } catch {}
+        ws.close(code, reason)
+        return
+      }
+    }
+    if (ws.readyState !== ws.OPEN) return
+    const doc = this.#acquire(name)
+    ws.off('message', buffer)
+    const conn = new ClientConnection(
+      ws,
+      doc,
+      access,
+      url.searchParams.get('rhizome') === '1',
+      this,
+      { rateMessages: this.options.rateMessages, rateBytes: this.options.rateBytes },
+      sub,
+    )
+    this.connections.add(conn)
+    this.metrics.connections.inc()
+    doc.attach(conn)
+    for (const data of early) ws.emit('message', data, true)
+    try {
+      await doc.ready
+    } catch (err) {
+      this.#onLoadFailure(doc, err)
+      conn.close(CloseCode.TRANSIENT, 'document is being repaired')
+      return
+    }
+    conn.start()
+  }
+
+  #onLoadFailure(doc: RelayDoc, err: unknown): void {
+    if (isRhizomeError(err, ErrorCode.STORE_CORRUPT)) {
+      this.metrics.corruptDocs.inc()
+      this.log.warn({ doc: doc.name }, 'document has corrupt records; repairing from peers')
+      this.mesh.requestRepair(doc.name)
+    } else {
+      this.log.error({ err, doc: doc.name }, 'failed to load document')
+    }
+    this.#drop(doc)
+  }
+
+  /** The in-memory document, loading it if needed. */
+  #acquire(name: string): RelayDoc {
+    let doc = this.docs.get(name)
+    if (!doc) {
+      doc = new RelayDoc(name, this)
+      this.docs.set(name, doc)
+      this.metrics.docsActive.set(this.docs.size)
+    }
+    return doc
+  }
+
+  /**
+   * Runs `fn` with the document loaded and kept in memory (peer replication, admin reads).
+   * @throws RhizomeError STORE_CORRUPT when the stored document is damaged.
+   */
+  async withDoc<T>(name: string, fn: (doc: RelayDoc) => Promise<T> | T): Promise<T> {
+    const doc = this.#acquire(name)
+    return doc.hold(async () => {
+      try {
+        await doc.ready
+      } catch (err) {
+        this.#onLoadFailure(doc, err)
+        throw err
+      }
+      return fn(doc)
+    })
+  }
+
+  onDocUpdate(doc: RelayDoc, update: Uint8Array, origin: unknown): void {
+    this.mesh.forward(doc.name, update, origin)
+    if (this.store.docCount !== this.#lastDocCount) {
+      this.#lastDocCount = this.store.docCount
+      this.metrics.docsStored.set(this.store.docCount)
+    }
+  }
+  #lastDocCount = -1
+
+  onPersistFailure(doc: RelayDoc, err: unknown): void {
+    if (this.#closing && isRhizomeError(err, ErrorCode.STORE_CLOSED)) return
+    this.log.error({ err, doc: doc.name }, 'persisting an update failed; dropping the in-memory copy')
+    for (const client of doc.clients) client.close(CloseCode.TRANSIENT, 'storage failure')
+    this.#drop(doc)
+  }
+
+  onIdle(doc: RelayDoc): void {
+    doc.whenCommitted().then(
+      () => {
+        if (doc.idle && this.docs.get(doc.name) === doc) this.#drop(doc)
+      },
+      () => {},
+    )
+  }
+
+  #drop(doc: RelayDoc): void {
+    if (this.docs.get(doc.name) === doc) this.docs.delete(doc.name)
+    if (!doc.closed) doc.destroy()
+    this.metrics.docsActive.set(this.docs.size)
+  }
+
+  onConnectionClosed(conn: ClientConnection): void {
+    if (!this.connections.delete(conn)) return
+    this.metrics.connections.dec()
+    conn.doc.detach(conn)
+  }
+
+  ackTargets(): Map<AckSource, number> {
+    return this.mesh.ackTargets()
+  }
+
+  /** Peer acknowledgements arrived: connections waiting for copies re-evaluate. */
+  onPeerAck(): void {
+    for (const conn of this.connections) if (conn.hasPendingAcks) conn.reevaluateAcks()
+  }
+
+  /**
+   * Graceful stop: refuse new sockets, close every socket with 1001, flush every pending write,
+   * close the store.
+   */
+  async stop(): Promise<void> {
+    if (this.#closing) return
+    this.#closing = true
+    if (this.#pingTimer) clearInterval(this.#pingTimer)
+    this.mesh?.stop()
+    const server = this.#server
+    const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve()
+    for (const conn of [...this.connections]) conn.close(CloseCode.GOING_AWAY, 'relay shutting down')
+    for (const ws of this.#wss?.clients ?? []) ws.close(CloseCode.GOING_AWAY, 'relay shutting down')
+    await Promise.allSettled([...this.docs.values()].map((d) => d.whenCommitted()))
+    if (this.store) await this.store.close()
+    // Sockets that do not answer the close handshake are cut.
+    const cut = setTimeout(() => {
+      for (const ws of this.#wss?.clients ?? []) ws.terminate()
+      server?.closeAllConnections?.()
+    }, 1000)
+    cut.unref()
+    await closed
+    clearTimeout(cut)
+    for (const doc of this.docs.values()) doc.destroy()
+    this.docs.clear()
+  }
+}

@@ -1,0 +1,204 @@
+import { ErrorCode, encodeAwareness, encodeSyncUpdate, RhizomeError } from '@rhizome/protocol'
+import type { DocStore } from '@rhizome/store'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import * as Y from 'yjs'
+import type { ClientConnection } from './ClientConnection.js'
+
+/** Origin of the transaction that loads stored state; such updates are not stored again or forwarded. */
+export const LOAD_ORIGIN = Symbol('rhizome-load')
+
+/** What a document needs from the relay that holds it. */
+export interface DocHost {
+  readonly store: DocStore
+  /** Called for every update that changed the document, after it was handed to the store. */
+  onDocUpdate(doc: RelayDoc, update: Uint8Array, origin: unknown): void
+  /** Called when persisting failed; the relay drops the in-memory copy so clients resync. */
+  onPersistFailure(doc: RelayDoc, err: unknown): void
+  /** The document may be evicted now. */
+  onIdle(doc: RelayDoc): void
+  readonly idleMs: number
+}
+
+/**
+ * One document loaded in memory: the Y.Doc, its awareness, the client sockets on it and the chain
+ * of commits that makes its state durable. Loading finishes before anything is served or applied.
+ */
+export class RelayDoc {
+  readonly ydoc = new Y.Doc({ gc: true })
+  readonly awareness: awarenessProtocol.Awareness
+  readonly clients = new Set<ClientConnection>()
+  /** Resolves once the stored state is loaded; rejects with STORE_CORRUPT for a damaged document. */
+  readonly ready: Promise<void>
+  #lastCommit: Promise<void> = Promise.resolve()
+  #holds = 0
+  #idleTimer: ReturnType<typeof setTimeout> | null = null
+  #hadClients = false
+  closed = false
+
+  constructor(
+    readonly name: string,
+    private readonly host: DocHost,
+  ) {
+    this.awareness = new awarenessProtocol.Awareness(this.ydoc)
+    this.awareness.setLocalState(null)
+    this.awareness.on('update', this.#awarenessOnUpdate)
+    this.ready = this.#load()
+    // A failed load is reported to whoever awaits `ready`; never an unhandled rejection.
+    this.ready.catch(() => {})
+  }
+
+  async #load(): Promise<void> {
+    await this.host.store.loadInto(this.name, this.ydoc, LOAD_ORIGIN)
+    this.ydoc.on('update', this.#docOnUpdate)
+  }
+
+  #docOnUpdate = (update: Uint8Array, origin: unknown): void => {
+    if (origin === LOAD_ORIGIN) return
+    this.#persist(update)
+    const frame = encodeSyncUpdate(update)
+    for (const client of this.clients) if (client !== origin) client.sendUpdateFrame(frame)
+    this.host.onDocUpdate(this, update, origin)
+  }
+
+  #persist(update: Uint8Array): void {
+    const commit = this.host.store.append(this.name, update)
+    commit.catch((err) => this.host.onPersistFailure(this, err))
+    this.#lastCommit = commit
+  }
+
+  /** Resolves once everything applied so far is durable in the store. */
+  whenCommitted(): Promise<void> {
+    return this.#lastCommit
+  }
+
+  /**
+   * Applies an update from a client or a peer. Returns true when the document changed.
+   * Updates with missing dependencies are stored as received so that nothing acknowledged is lost.
+   * @throws RhizomeError PROTOCOL_MALFORMED when Yjs cannot decode or apply it; nothing is applied.
+   */
+  apply(update: Uint8Array, origin: unknown): boolean {
+    try {
+      Y.decodeUpdate(update)
+    } catch (cause) {
+      throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, 'update cannot be decoded', { cause })
+    }
+    const store = this.ydoc.store
+    const pendingBefore = store.pendingStructs?.update
+    const pendingDsBefore = store.pendingDs
+    let changed = false
+    const mark = () => {
+      changed = true
+    }
+    this.ydoc.on('update', mark)
+    try {
+      Y.applyUpdate(this.ydoc, update, origin)
+    } catch (cause) {
+      throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, 'update cannot be applied', { cause })
+    } finally {
+      this.ydoc.off('update', mark)
+    }
+    if (store.pendingStructs?.update !== pendingBefore || store.pendingDs !== pendingDsBefore) {
+      if (store.pendingStructs !== null || store.pendingDs !== null) this.#persist(update)
+    }
+    return changed
+  }
+
+  /** True when applying `update` would change this document (used to refuse read-only writers). */
+  wouldChange(update: Uint8Array): boolean {
+    let decoded: {
+      structs: Array<Y.Item | Y.GC | Y.Skip>
+      ds: ReturnType<typeof Y.createDeleteSetFromStructStore>
+    }
+    try {
+      decoded = Y.decodeUpdate(update) as typeof decoded
+    } catch (cause) {
+      throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, 'update cannot be decoded', { cause })
+    }
+    const sv = Y.decodeStateVector(Y.encodeStateVector(this.ydoc))
+    for (const s of decoded.structs) {
+      if (s instanceof Y.Skip) continue
+      if (s.id.clock + s.length > (sv.get(s.id.client) ?? 0)) return true
+    }
+    if (decoded.ds.clients.size === 0) return false
+    const mine = Y.createDeleteSetFromStructStore(this.ydoc.store)
+    for (const [client, ranges] of decoded.ds.clients) {
+      const have = mine.clients.get(client) ?? []
+      for (const r of ranges) {
+        const covered = have.some((h) => h.clock <= r.clock && r.clock + r.len <= h.clock + h.len)
+        if (!covered) return true
+      }
+    }
+    return false
+  }
+
+  #awarenessOnUpdate = (
+    { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
+    origin: unknown,
+  ): void => {
+    const changed = added.concat(updated, removed)
+    const owner = [...this.clients].find((c) => c === origin)
+    if (owner) {
+      for (const id of added) owner.awarenessIds.add(id)
+      for (const id of removed) owner.awarenessIds.delete(id)
+    }
+    const frame = encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed))
+    for (const client of this.clients) client.sendFrame(frame)
+  }
+
+  /** Attaches a client socket; keeps the document loaded while it is attached. */
+  attach(client: ClientConnection): void {
+    this.clients.add(client)
+    this.#hadClients = true
+    this.#cancelIdle()
+  }
+
+  /** Detaches a client and removes the awareness states it controlled. */
+  detach(client: ClientConnection): void {
+    if (!this.clients.delete(client)) return
+    if (client.awarenessIds.size > 0) {
+      awarenessProtocol.removeAwarenessStates(this.awareness, [...client.awarenessIds], null)
+    }
+    this.#maybeIdle()
+  }
+
+  /** Keeps the document loaded while `fn` runs (peer replication, admin reads). */
+  async hold<T>(fn: () => Promise<T> | T): Promise<T> {
+    this.#holds++
+    this.#cancelIdle()
+    try {
+      return await fn()
+    } finally {
+      this.#holds--
+      this.#maybeIdle()
+    }
+  }
+
+  #cancelIdle(): void {
+    if (this.#idleTimer) clearTimeout(this.#idleTimer)
+    this.#idleTimer = null
+  }
+
+  #maybeIdle(): void {
+    if (this.closed || this.clients.size > 0 || this.#holds > 0 || this.#idleTimer) return
+    // A document only peers touched goes quickly: recovery must not hold thousands in memory.
+    const delay = this.#hadClients ? this.host.idleMs : Math.min(this.host.idleMs, 1000)
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = null
+      if (this.clients.size === 0 && this.#holds === 0) this.host.onIdle(this)
+    }, delay)
+    this.#idleTimer.unref?.()
+  }
+
+  /** True when nothing keeps the document in memory. */
+  get idle(): boolean {
+    return this.clients.size === 0 && this.#holds === 0
+  }
+
+  /** Frees memory; the caller has awaited `whenCommitted()`. */
+  destroy(): void {
+    this.closed = true
+    this.#cancelIdle()
+    this.awareness.destroy()
+    this.ydoc.destroy()
+  }
+}

@@ -1,0 +1,205 @@
+import { ErrorCode, RhizomeError } from '@rhizome/protocol'
+
+/** Everything a relay can be configured with; the CLI maps PROTOCOL.md section 1 onto it. */
+export interface RelayOptions {
+  port: number
+  host: string
+  dataDir: string
+  /** Stable relay id; derived from the data directory's store id when absent. */
+  id?: string
+  peers: string[]
+  meshSecret?: string
+  authSecret?: string
+  insecureNoAuth: boolean
+  maxMessageBytes: number
+  /** A loaded document with no client is flushed and evicted after this long. */
+  idleMs: number
+  /** Per-socket token bucket: sustained messages per second (burst = 2x); 0 disables. */
+  rateMessages: number
+  /** Per-socket token bucket: sustained bytes per second (burst = 2x); 0 disables. */
+  rateBytes: number
+  /** Outbound bytes a socket may have queued before it is closed as a slow reader. */
+  maxBufferedBytes: number
+  /** Concurrent WebSocket connections from one IP address. */
+  maxConnectionsPerIp: number
+  /** Interval of the periodic anti-entropy pass with each peer. */
+  antiEntropyMs: number
+  tlsCert?: string
+  tlsKey?: string
+  logLevel: string
+}
+
+export const DEFAULT_PORT = 4440
+const MiB = 1024 * 1024
+
+/** Defaults of every option. */
+export function defaultRelayOptions(): RelayOptions {
+  return {
+    port: DEFAULT_PORT,
+    host: '127.0.0.1',
+    dataDir: './data/relay',
+    peers: [],
+    insecureNoAuth: false,
+    maxMessageBytes: 16 * MiB,
+    idleMs: 30_000,
+    rateMessages: 10_000,
+    rateBytes: 64 * MiB,
+    maxBufferedBytes: 32 * MiB,
+    maxConnectionsPerIp: 1000,
+    antiEntropyMs: 60_000,
+    logLevel: 'info',
+  }
+}
+
+function usage(message: string): RhizomeError {
+  return new RhizomeError(ErrorCode.USAGE, message)
+}
+
+type Kind = 'int' | 'string' | 'flag' | 'list' | 'host'
+
+interface Spec {
+  key: keyof RelayOptions
+  kind: Kind
+  env?: string
+  /** Smallest accepted integer. */
+  min?: number
+  max?: number
+}
+
+const specs: Record<string, Spec> = {
+  '--port': { key: 'port', kind: 'int', env: 'RHIZOME_PORT', min: 0, max: 65535 },
+  '--host': { key: 'host', kind: 'host', env: 'RHIZOME_HOST' },
+  '--data': { key: 'dataDir', kind: 'string', env: 'RHIZOME_DATA' },
+  '--id': { key: 'id', kind: 'string', env: 'RHIZOME_ID' },
+  '--peers': { key: 'peers', kind: 'list', env: 'RHIZOME_PEERS' },
+  '--mesh-secret': { key: 'meshSecret', kind: 'string', env: 'RHIZOME_MESH_SECRET' },
+  '--auth-secret': { key: 'authSecret', kind: 'string', env: 'RHIZOME_AUTH_SECRET' },
+  '--insecure-no-auth': { key: 'insecureNoAuth', kind: 'flag' },
+  '--max-message-bytes': { key: 'maxMessageBytes', kind: 'int', min: 64, max: 1024 * MiB },
+  '--idle-ms': { key: 'idleMs', kind: 'int', env: 'RHIZOME_IDLE_MS', min: 0 },
+  '--rate-messages': { key: 'rateMessages', kind: 'int', min: 0 },
+  '--rate-bytes': { key: 'rateBytes', kind: 'int', min: 0 },
+  '--max-buffered-bytes': { key: 'maxBufferedBytes', kind: 'int', min: 1024 },
+  '--max-connections-per-ip': { key: 'maxConnectionsPerIp', kind: 'int', min: 1 },
+  '--anti-entropy-ms': { key: 'antiEntropyMs', kind: 'int', min: 100 },
+  '--tls-cert': { key: 'tlsCert', kind: 'string', env: 'RHIZOME_TLS_CERT' },
+  '--tls-key': { key: 'tlsKey', kind: 'string', env: 'RHIZOME_TLS_KEY' },
+  '--log-level': { key: 'logLevel', kind: 'string', env: 'RHIZOME_LOG_LEVEL' },
+}
+
+const levels = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+
+function convert(option: string, spec: Spec, raw: string): unknown {
+  switch (spec.kind) {
+    case 'int': {
+      if (!/^\d+$/.test(raw)) throw usage(`${option} needs a whole number, got '${raw}'`)
+      const n = Number(raw)
+      if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
+        throw usage(`${option} must be between ${spec.min ?? 0} and ${spec.max ?? 'unbounded'}, got ${raw}`)
+      }
+      return n
+    }
+    case 'list': {
+      const urls = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+      for (const u of urls) {
+        let parsed: URL
+        try {
+          parsed = new URL(u)
+        } catch {
+          throw usage(`${option} has an invalid URL '${u}'`)
+        }
+        if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
+          throw usage(`${option} URLs must be ws:// or wss://, got '${u}'`)
+        }
+      }
+      return urls
+    }
+    case 'host':
+      if (raw === '') throw usage(`${option} needs a value`)
+      return raw
+    default:
+      if (raw === '') throw usage(`${option} needs a value`)
+      return raw
+  }
+}
+
+/**
+ * Parses relay CLI arguments over environment variables over defaults.
+ * @throws RhizomeError USAGE with a one-line message naming the offending option.
+ */
+export function parseRelayOptions(argv: string[], env: NodeJS.ProcessEnv = {}): RelayOptions {
+  const options = defaultRelayOptions() as unknown as Record<string, unknown>
+  for (const [option, spec] of Object.entries(specs)) {
+    const value = spec.env ? env[spec.env] : undefined
+    if (value !== undefined && value !== '')
+      options[spec.key] = convert(`${spec.env} (${option})`, spec, value)
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    const eq = arg.indexOf('=')
+    const name = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg
+    const spec = specs[name]
+    if (!spec) throw usage(`unknown option '${name}'`)
+    if (spec.kind === 'flag') {
+      if (eq > 0) throw usage(`${name} takes no value`)
+      options[spec.key] = true
+      continue
+    }
+    let raw: string | undefined
+    if (eq > 0) raw = arg.slice(eq + 1)
+    else {
+      raw = argv[++i]
+      if (raw === undefined || (raw.startsWith('--') && specs[raw])) throw usage(`${name} needs a value`)
+    }
+    options[spec.key] = convert(name, spec, raw)
+  }
+  const result = options as unknown as RelayOptions
+  if (!levels.has(result.logLevel)) throw usage(`--log-level must be one of ${[...levels].join(', ')}`)
+  if ((result.tlsCert === undefined) !== (result.tlsKey === undefined)) {
+    throw usage(
+      `${result.tlsCert === undefined ? '--tls-cert' : '--tls-key'} is required with the other TLS option`,
+    )
+  }
+  if (!isLoopbackHost(result.host)) {
+    if (!result.authSecret && !result.insecureNoAuth) {
+      throw usage(
+        `--host ${result.host} is not loopback: set --auth-secret, or --insecure-no-auth to serve anonymous clients`,
+      )
+    }
+    if (!result.meshSecret && result.peers.length > 0) {
+      throw usage(`--mesh-secret is required when --host ${result.host} is not loopback`)
+    }
+  }
+  return result
+}
+
+/** True for 127.0.0.0/8, ::1 and localhost. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '')
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)
+}
+
+/** Usage text of `rhizome-relay --help`. */
+export const RELAY_USAGE = `Usage: rhizome-relay [options]
+
+  --port N                 TCP port (0 picks a free one)            [RHIZOME_PORT, 4440]
+  --host H                 interface to bind                        [RHIZOME_HOST, 127.0.0.1]
+  --data DIR               LevelDB directory, created if missing    [RHIZOME_DATA, ./data/relay]
+  --id NAME                stable relay id                          [RHIZOME_ID, from data dir]
+  --peers URL,URL          peer relays to replicate with (ws://host:port)  [RHIZOME_PEERS]
+  --mesh-secret S          secret peers must prove                  [RHIZOME_MESH_SECRET]
+  --auth-secret S          HS256 key for client tokens              [RHIZOME_AUTH_SECRET]
+  --insecure-no-auth       allow anonymous clients on a non-loopback interface
+  --max-message-bytes N    larger frames are refused with 4413      [16 MiB]
+  --idle-ms N              evict a document this long after its last client left [30000]
+  --rate-messages N        per-socket messages per second (0 = off) [10000]
+  --rate-bytes N           per-socket bytes per second (0 = off)    [64 MiB]
+  --max-buffered-bytes N   close a socket whose unsent data passes N [32 MiB]
+  --max-connections-per-ip N                                        [1000]
+  --anti-entropy-ms N      periodic catalog exchange with peers     [60000]
+  --tls-cert FILE --tls-key FILE   serve wss:// and https://         [RHIZOME_TLS_CERT/KEY]
+  --log-level L            trace|debug|info|warn|error|silent       [RHIZOME_LOG_LEVEL, info]
+`
