@@ -1,0 +1,82 @@
+/**
+ * Key layout of a Rhizome store. All keys are UTF-8 strings; LevelDB orders them bytewise.
+ *
+ * ```
+ * s:id                              the store id
+ * m:<doc>                           per-document meta (counts, sizes, cached digest)
+ * d:<doc>\0s                        the document's compacted snapshot
+ * d:<doc>\0l<session><counter>      one log record (one Yjs update)
+ * r:<doc>                           repair marker: the document holds a record that failed its checksum
+ * ```
+ *
+ * The snapshot and the log share the `d:<doc>\0` range so that one iterator (which reads from an
+ * implicit snapshot of the database) sees a consistent pair even while a compaction commits.
+ * Log keys need only be unique, not ordered: Yjs updates commute. A random per-open session id
+ * plus a counter makes them unique without reading anything first.
+ */
+
+/** Key of the store id record. */
+export const STORE_ID_KEY = 's:id'
+
+const META = 'm:'
+const DATA = 'd:'
+const REPAIR = 'r:'
+const SEP = '\u0000'
+const AFTER_SEP = '\u0001'
+
+/** Throws a TypeError when `name` cannot be used as a document name in keys. */
+export function checkDocName(name: string): void {
+  if (typeof name !== 'string' || name.length === 0)
+    throw new TypeError('document name must be a non-empty string')
+  if (name.includes(SEP)) throw new TypeError('document name must not contain U+0000')
+}
+
+/** Key of a document's meta record. */
+export function metaKey(name: string): string {
+  return META + name
+}
+
+/** Document name of a meta key (inverse of {@link metaKey}). */
+export function nameOfMetaKey(key: string): string {
+  return key.slice(META.length)
+}
+
+/** Range (`gt`/`lt`) of meta keys strictly after document `after` (all meta keys when undefined). */
+export function metaRange(after?: string): { gt: string; lt: string } {
+  return { gt: after === undefined ? META : META + after, lt: 'm;' }
+}
+
+/** Key of a document's compacted snapshot. */
+export function snapshotKey(name: string): string {
+  return DATA + name + SEP + 's'
+}
+
+/** Key of one log record: `session` is the per-open random id, `counter` increases per append. */
+export function logKey(name: string, session: string, counter: number): string {
+  return DATA + name + SEP + 'l' + session + counter.toString(36).padStart(11, '0')
+}
+
+/** True when `key` (inside the document's range) is a log record rather than the snapshot. */
+export function isLogKey(name: string, key: string): boolean {
+  return key.charCodeAt(DATA.length + name.length + 1) === 0x6c // 'l'
+}
+
+/** Range (`gte`/`lt`) of all snapshot and log keys of one document. */
+export function docRange(name: string): { gte: string; lt: string } {
+  return { gte: DATA + name + SEP, lt: DATA + name + AFTER_SEP }
+}
+
+/** Key of a document's repair marker. */
+export function repairKey(name: string): string {
+  return REPAIR + name
+}
+
+/** Document name of a repair-marker key (inverse of {@link repairKey}). */
+export function nameOfRepairKey(key: string): string {
+  return key.slice(REPAIR.length)
+}
+
+/** Range (`gt`/`lt`) of all repair-marker keys. */
+export function repairRange(): { gt: string; lt: string } {
+  return { gt: REPAIR, lt: 'r;' }
+}

@@ -1,0 +1,68 @@
+import type { AbstractLevel } from 'abstract-level'
+import { CHECKSUM_BYTES, decodeChecked } from './checksum.js'
+import { docRange, isLogKey, snapshotKey } from './keys.js'
+import type { DocMeta } from './meta.js'
+
+/** Per-call encodings: the caller's database may use any defaults. */
+export const RAW = { keyEncoding: 'utf8', valueEncoding: 'view' } as const
+
+// biome-ignore lint/suspicious/noExplicitAny: the store works over any abstract-level database
+export type AnyLevel = AbstractLevel<any, any, any>
+
+/** Everything stored for one document, read through one iterator (one consistent view). */
+export interface DocRecords {
+  /** Verified snapshot payload, if there is a valid one. */
+  snapshot: Uint8Array | null
+  /** Verified log payloads. */
+  logs: Uint8Array[]
+  /** Keys of the verified log records, parallel to `logs`. */
+  logKeys: string[]
+  /** Payload bytes of every log record read, valid or not (what the meta record counts). */
+  logBytesRead: number
+  /** Log records read, valid or not. */
+  logCountRead: number
+  /** Keys whose value failed its checksum. */
+  badKeys: string[]
+}
+
+/** Reads and verifies all records of a document. Returns `null` when it has none. */
+export async function readDocRecords(db: AnyLevel, name: string): Promise<DocRecords | null> {
+  const entries = await db.iterator<string, Uint8Array>({ ...docRange(name), ...RAW }).all()
+  if (entries.length === 0) return null
+  const records: DocRecords = {
+    snapshot: null,
+    logs: [],
+    logKeys: [],
+    logBytesRead: 0,
+    logCountRead: 0,
+    badKeys: [],
+  }
+  for (const [key, value] of entries) {
+    const payload = decodeChecked(key, value)
+    const log = isLogKey(name, key)
+    if (log) {
+      records.logCountRead++
+      records.logBytesRead += Math.max(0, value.length - CHECKSUM_BYTES)
+    }
+    if (payload === null) records.badKeys.push(key)
+    else if (log) {
+      records.logs.push(payload)
+      records.logKeys.push(key)
+    } else if (key === snapshotKey(name)) records.snapshot = payload
+    else records.badKeys.push(key)
+  }
+  return records
+}
+
+/** Recomputes a document's meta record from its stored records (after the meta itself was damaged). */
+export async function rebuildMeta(db: AnyLevel, name: string): Promise<DocMeta> {
+  const meta: DocMeta = { updates: 0, logBytes: 0, snapshotBytes: 0, digest: null, stateVector: null }
+  for await (const [key, value] of db.iterator<string, Uint8Array>({ ...docRange(name), ...RAW })) {
+    const bytes = Math.max(0, value.length - CHECKSUM_BYTES)
+    if (isLogKey(name, key)) {
+      meta.updates++
+      meta.logBytes += bytes
+    } else meta.snapshotBytes = bytes
+  }
+  return meta
+}

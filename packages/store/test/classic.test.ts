@@ -1,0 +1,10 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ClassicLevel } from 'classic-level'
+import { runStoreConformance } from './conformance.js'
+
+runStoreConformance('classic-level', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'rhizome-store-'))
+  return { db: new ClassicLevel(dir), cleanup: () => rm(dir, { recursive: true, force: true }) }
+})

@@ -1,0 +1,7 @@
+import { MemoryLevel } from 'memory-level'
+import { runStoreConformance } from './conformance.js'
+
+runStoreConformance('memory-level', async () => ({
+  db: new MemoryLevel(),
+  cleanup: async () => {},
+}))
