@@ -440,6 +440,9 @@ export class DocStore {
     this.#assertOpen()
     checkDocName(name)
     if (this.#corrupt.has(name)) throw corruptError(name)
+    // Loading the meta record verifies it too (usually a cache hit), so a damaged meta is reported here as well.
+    await this.#metaEntry(name)
+    if (this.#corrupt.has(name)) throw corruptError(name)
     const records = await readDocRecords(this.#db, name)
     if (records !== null && records.badKeys.length > 0) {
       await this.#markCorrupt(name, records.badKeys)
