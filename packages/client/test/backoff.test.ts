@@ -8,7 +8,9 @@ const replay = `SEED=${SEED} npx vitest run packages/client/test/backoff.test.ts
 describe(`backoff (${replay})`, () => {
   it('ceiling grows by the factor from initialMs and is capped at maxMs', () => {
     const opts = { initialMs: 100, maxMs: 3000, factor: 2 }
-    expect([0, 1, 2, 3, 4, 5, 6].map((a) => backoffCeiling(a, opts))).toEqual([100, 200, 400, 800, 1600, 3000, 3000])
+    expect([0, 1, 2, 3, 4, 5, 6].map((a) => backoffCeiling(a, opts))).toEqual([
+      100, 200, 400, 800, 1600, 3000, 3000,
+    ])
     expect(backoffCeiling(10_000, opts)).toBe(3000) // 2^10000 overflows to Infinity, still capped
     expect(backoffCeiling(0)).toBe(DEFAULT_BACKOFF.initialMs)
     expect(backoffCeiling(100)).toBe(DEFAULT_BACKOFF.maxMs)
