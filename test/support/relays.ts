@@ -138,13 +138,13 @@ export async function eventually<T>(
     interval = 50,
     what = 'condition',
   }: { timeout?: number; interval?: number; what?: string } = {},
-): Promise<NonNullable<T>> {
+): Promise<Exclude<T, false | null | undefined | 0 | ''>> {
   const deadline = Date.now() + timeout
   let lastError: unknown
   for (;;) {
     try {
       const value = await check()
-      if (value) return value as NonNullable<T>
+      if (value) return value as Exclude<T, false | null | undefined | 0 | ''>
     } catch (err) {
       lastError = err
     }
