@@ -48,6 +48,7 @@ interface Waiter {
   resolve(): void
   reject(err: unknown): void
   timer: ReturnType<typeof setTimeout> | null
+  done: boolean
 }
 
 /**
@@ -66,8 +67,19 @@ export class DocHandle {
   private readonly connections: RelayConnection[]
   private readonly byProvider = new Map<unknown, RelayConnection>()
   private readonly events = new ObservableV2<DocHandleEvents>()
-  private readonly waiters = new Set<Waiter>()
+  private readonly syncWaiters = new Set<Waiter>()
+  /**
+   * whenDurable waiters by `k`, in call order. Along one queue the target (local version and
+   * append) only grows, so readiness is monotone: settling pops a ready prefix and stops at the
+   * first waiter that is not ready, which keeps a burst of edits each awaiting durability linear.
+   */
+  private readonly durableQueues = new Map<number, Waiter[]>()
   private readonly pendingAppends = new Set<Promise<void>>()
+  /** Appends issued so far; append i is number i (from 1). */
+  private appendsIssued = 0
+  /** Every append up to this number is durable in the local store. */
+  private appendsDone = 0
+  private readonly doneOutOfOrder = new Set<number>()
   private readonly onClose: (handle: DocHandle) => void
   private version: number
   private storeError: RhizomeError | null = null
@@ -136,6 +148,7 @@ export class DocHandle {
    */
   whenSynced(options: WaitOptions = {}): Promise<void> {
     return this.wait(
+      this.syncWaiters,
       () => {
         if (this.connections.some((c) => c.currentState === 'synced')) return true
         if (this.connections.every((c) => c.currentState === 'refused')) {
@@ -159,28 +172,23 @@ export class DocHandle {
     if (!Number.isInteger(k) || k < 0)
       throw new TypeError(`whenDurable needs a non-negative integer, got ${k}`)
     const target = this.version
-    let local = false
-    let localError: unknown = null
-    Promise.all([...this.pendingAppends]).then(
-      () => {
-        local = true
-        this.settleWaiters()
-      },
-      (err) => {
-        localError = err
-        this.settleWaiters()
-      },
-    )
+    const append = this.appendsIssued
     const trackers = this.connections.map((c) => c.tracker)
+    let queue = this.durableQueues.get(k)
+    if (queue === undefined) {
+      queue = []
+      this.durableQueues.set(k, queue)
+    }
     return this.wait(
+      queue,
       () => {
-        if (localError !== null) throw localError
         if (this.storeError !== null) throw this.storeError
-        return local && combinedCopies(trackers, target) >= k
+        return this.appendsDone >= append && (k === 0 || combinedCopies(trackers, target) >= k)
       },
       options,
       () =>
-        `${this.name}: ${combinedCopies(trackers, target)} of ${k} relay copies${local ? '' : ', local write pending'}`,
+        `${this.name}: ${combinedCopies(trackers, target)} of ${k} relay copies` +
+        (this.appendsDone >= append ? '' : ', local write pending'),
     )
   }
 
@@ -200,17 +208,22 @@ export class DocHandle {
     this.doc.off('update', this.docOnUpdate)
     await Promise.allSettled([...this.pendingAppends])
     const err = new RhizomeError(ErrorCode.STORE_CLOSED, `document ${this.name} was closed`)
-    for (const w of this.waiters) this.finish(w, err)
+    for (const w of this.syncWaiters) this.finish(w, err)
+    for (const queue of this.durableQueues.values()) for (const w of queue) this.finish(w, err)
+    this.durableQueues.clear()
     this.onClose(this)
   }
 
   private readonly docOnUpdate = (update: Uint8Array, origin: unknown): void => {
     this.version++
+    const seq = ++this.appendsIssued
     const append = this.store.append(this.name, update)
     this.pendingAppends.add(append)
     append.then(
       () => {
         this.pendingAppends.delete(append)
+        this.doneOutOfOrder.add(seq)
+        while (this.doneOutOfOrder.delete(this.appendsDone + 1)) this.appendsDone++
         this.settleWaiters()
       },
       (cause) => {
@@ -259,12 +272,17 @@ export class DocHandle {
     this.settleWaiters()
   }
 
-  private wait(ready: () => boolean, options: WaitOptions, describe: () => string): Promise<void> {
+  private wait(
+    into: Set<Waiter> | Waiter[],
+    ready: () => boolean,
+    options: WaitOptions,
+    describe: () => string,
+  ): Promise<void> {
     if (this.closing !== null) {
       return Promise.reject(new RhizomeError(ErrorCode.STORE_CLOSED, `document ${this.name} was closed`))
     }
     return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = { ready, resolve, reject, timer: null }
+      const waiter: Waiter = { ready, resolve, reject, timer: null, done: false }
       if (options.timeout !== undefined) {
         waiter.timer = setTimeout(() => {
           this.finish(
@@ -273,25 +291,36 @@ export class DocHandle {
           )
         }, options.timeout)
       }
-      this.waiters.add(waiter)
-      this.settle(waiter)
+      if (into instanceof Set) into.add(waiter)
+      else into.push(waiter)
+      this.settleWaiters()
     })
   }
 
   private settleWaiters(): void {
-    for (const w of this.waiters) this.settle(w)
-  }
-
-  private settle(waiter: Waiter): void {
-    try {
-      if (waiter.ready()) this.finish(waiter, null)
-    } catch (err) {
-      this.finish(waiter, err)
+    for (const w of this.syncWaiters) if (this.settle(w)) this.syncWaiters.delete(w)
+    for (const queue of this.durableQueues.values()) {
+      let i = 0
+      while (i < queue.length && this.settle(queue[i]!)) i++
+      if (i > 0) queue.splice(0, i)
     }
   }
 
+  /** Finishes the waiter if it is ready or failed; returns true when it is done. */
+  private settle(waiter: Waiter): boolean {
+    if (waiter.done) return true
+    try {
+      if (!waiter.ready()) return false
+      this.finish(waiter, null)
+    } catch (err) {
+      this.finish(waiter, err)
+    }
+    return true
+  }
+
   private finish(waiter: Waiter, err: unknown): void {
-    if (!this.waiters.delete(waiter)) return
+    if (waiter.done) return
+    waiter.done = true
     if (waiter.timer !== null) clearTimeout(waiter.timer)
     if (err === null) waiter.resolve()
     else waiter.reject(err)

@@ -119,7 +119,7 @@ export class Replica {
     const handles = await Promise.allSettled(this.handles.values())
     await Promise.all(handles.map((h) => (h.status === 'fulfilled' ? h.value.close() : undefined)))
     this.handles.clear()
-    await this.store.flush()
+    // DocStore.close() drains the group commit (flush) before closing the database, and is idempotent.
     await this.store.close()
   }
 }

@@ -109,4 +109,31 @@ describe('local replica without relays', () => {
     cleanups.push(() => second.close())
     expect((await second.open('m')).doc.getText('t').toString()).toBe('in memory')
   })
+
+  it('a burst of edits, each awaiting durability, resolves in order; a timed-out wait blocks nobody', async () => {
+    const replica = await replicaAt(await tempDir())
+    const handle = await replica.open('burst')
+    const order: number[] = []
+    const waits: Promise<void>[] = []
+    for (let i = 0; i < 500; i++) {
+      handle.doc.getText('t').insert(0, 'x')
+      waits.push(handle.whenDurable(0).then(() => void order.push(i)))
+      if (i === 100) waits.push(expect(handle.whenDurable(1, { timeout: 1 })).rejects.toThrow(/timed out/))
+    }
+    await Promise.all(waits)
+    expect(order).toEqual([...order].sort((a, b) => a - b))
+    expect(order.length).toBe(500)
+  })
+
+  it('a failed local write rejects whenDurable and emits an error event', async () => {
+    const replica = await replicaAt(await tempDir())
+    const handle = await replica.open('fails')
+    const errors: unknown[] = []
+    handle.on('error', (e) => errors.push(e))
+    await replica.store.close() // the disk goes away under the handle
+    handle.doc.getText('t').insert(0, 'lost')
+    const err = await handle.whenDurable(0).catch((e: unknown) => e)
+    expect(isRhizomeError(err, ErrorCode.STORE_CLOSED)).toBe(true)
+    expect(errors).toHaveLength(1)
+  })
 })
