@@ -150,14 +150,21 @@ export class Relay implements DocHost {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n')
       return
     }
-    const url = new URL(req.url ?? '/', 'http://relay')
-    if (url.pathname === '/_mesh') {
+    // The raw request target, not `new URL(...).pathname`: WHATWG URL parsing resolves `..`,
+    // `%2e%2e` and backslashes, which would turn `a/%2e%2e/b` into the valid name `b` instead of
+    // the HTTP 400 that PROTOCOL.md section 2 requires.
+    const target = req.url ?? '/'
+    const q = target.indexOf('?')
+    const path = q >= 0 ? target.slice(0, q) : target
+    const query = new URLSearchParams(q >= 0 ? target.slice(q + 1) : '')
+    if (path === '/_mesh') {
       this.#wss!.handleUpgrade(req, socket, head, (ws) => this.mesh.accept(ws, req))
       return
     }
     let name: string
     try {
-      name = parseDocName(url.pathname.slice(1))
+      if (!path.startsWith('/')) throw new RhizomeError(ErrorCode.DOC_NAME_INVALID, 'invalid request target')
+      name = parseDocName(path.slice(1))
     } catch (err) {
       const reason = err instanceof Error ? err.message : 'invalid document name'
       socket.end(
@@ -179,14 +186,14 @@ export class Relay implements DocHost {
       else this.#connectionsPerIp.set(ip, c)
     })
     this.#wss!.handleUpgrade(req, socket, head, (ws) => {
-      this.#accept(ws, name, url).catch((err) => {
+      this.#accept(ws, name, query).catch((err) => {
         this.log.error({ err, doc: name }, 'failed to accept a socket')
         ws.close(CloseCode.TRANSIENT, 'relay error')
       })
     })
   }
 
-  async #accept(ws: WebSocket, name: string, url: URL): Promise<void> {
+  async #accept(ws: WebSocket, name: string, query: URLSearchParams): Promise<void> {
     const alive = ws as WebSocket & { rhizomeAlive?: boolean }
     alive.rhizomeAlive = true
     ws.on('pong', () => {
@@ -206,7 +213,7 @@ export class Relay implements DocHost {
     let sub: string | undefined
     if (this.#verifier) {
       try {
-        const claims = await this.#verifier.verify(url.searchParams.get('token'))
+        const claims = await this.#verifier.verify(query.get('token'))
         sub = claims.sub
         if (!grantsDoc(claims, name)) throw new RhizomeError(ErrorCode.AUTH_FORBIDDEN, 'document not granted')
         access = claims.access
@@ -229,7 +236,7 @@ export class Relay implements DocHost {
       ws,
       doc,
       access,
-      url.searchParams.get('rhizome') === '1',
+      query.get('rhizome') === '1',
       this,
       { rateMessages: this.options.rateMessages, rateBytes: this.options.rateBytes },
       sub,
@@ -334,8 +341,8 @@ export class Relay implements DocHost {
   }
 
   /**
-   * Graceful stop: refuse new sockets, close every socket with 1001, flush every pending write,
-   * close the store.
+   * Graceful stop: refuse new sockets, flush every pending write (ACKing it), close every socket
+   * with 1001, close the store.
    */
   async stop(): Promise<void> {
     if (this.#closing) return
@@ -344,9 +351,13 @@ export class Relay implements DocHost {
     this.mesh?.stop()
     const server = this.#server
     const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve()
+    // Flush first so that every write received so far is ACKed before its socket closes; then
+    // close with 1001 (frames are ignored from then on) and flush what arrived meanwhile.
+    const flush = () => Promise.allSettled([...this.docs.values()].map((d) => d.whenCommitted()))
+    await flush()
     for (const conn of [...this.connections]) conn.close(CloseCode.GOING_AWAY, 'relay shutting down')
     for (const ws of this.#wss?.clients ?? []) ws.close(CloseCode.GOING_AWAY, 'relay shutting down')
-    await Promise.allSettled([...this.docs.values()].map((d) => d.whenCommitted()))
+    await flush()
     if (this.store) await this.store.close()
     // Sockets that do not answer the close handshake are cut.
     const cut = setTimeout(() => {
