@@ -81,7 +81,11 @@ describe('client against real relays', () => {
       const d1 = await (await device(cleanup, [a.url, b.url])).open('shared/doc')
       const d2 = await (await device(cleanup, [a.url, b.url])).open('shared/doc')
       const copies: number[] = []
-      d1.on('status', (s) => copies.push(s.copies))
+      const statesOfA: string[] = []
+      d1.on('status', (s) => {
+        copies.push(s.copies)
+        if (statesOfA.at(-1) !== s.relays[0]!.state) statesOfA.push(s.relays[0]!.state)
+      })
 
       d1.doc.getText('t').insert(0, 'one ')
       await d1.whenDurable(2, { timeout: 15_000 })
@@ -106,6 +110,11 @@ describe('client against real relays', () => {
       await d1.whenDurable(2, { timeout: 1000 })
       expect(copies).toContain(1)
       expect(copies.at(-1)).toBe(2)
+      // Relay a went synced -> offline (killed) -> connecting/offline while down -> syncing -> synced.
+      const afterKill = statesOfA.slice(statesOfA.indexOf('offline'))
+      expect(afterKill).toContain('connecting')
+      expect(afterKill.slice(-2)).toEqual(['syncing', 'synced'])
+      expect(d1.status.relays[0]!.error).toBeUndefined()
       const d4 = await (await device(cleanup, [a.url])).open('shared/doc')
       await eventually(() => text(d4) === 'one two ', { what: 'restarted a holds everything' })
     })
