@@ -18,6 +18,7 @@ import {
 import { MetaCache, type MetaEntry } from './MetaCache.js'
 import { type DocMeta, decodeMeta, emptyMeta } from './meta.js'
 import { type AnyLevel, type DocRecords, RAW, readDocRecords, rebuildMeta } from './records.js'
+import { applyRecords, corruptError, mergeRecords, validateUpdate } from './replica.js'
 
 /** Options of {@link DocStore.open}. */
 export interface DocStoreOptions {
@@ -55,13 +56,6 @@ interface Job {
   run(batch: StagedBatch): void | Promise<void>
 }
 
-/** A merged replica computed from a consistent read. */
-interface Merged {
-  snapshot: Uint8Array
-  digest: string
-  stateVector: Uint8Array
-}
-
 const DEFAULT_COMPACT_UPDATES = 500
 const DEFAULT_COMPACT_BYTES = 1024 * 1024
 const CATALOG_PAGE = 256
@@ -75,48 +69,6 @@ function randomHex(bytes: number): string {
   let out = ''
   for (const b of buf) out += b.toString(16).padStart(2, '0')
   return out
-}
-
-function corruptError(name: string): RhizomeError {
-  return new RhizomeError(ErrorCode.STORE_CORRUPT, `document ${JSON.stringify(name)} has damaged records`, {
-    doc: name,
-  })
-}
-
-function validateUpdate(update: Uint8Array): void {
-  if (!(update instanceof Uint8Array)) throw new TypeError('update must be a Uint8Array')
-  try {
-    Y.decodeUpdate(update)
-  } catch (cause) {
-    throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, 'not a valid Yjs update', { cause })
-  }
-}
-
-/** Applies every valid record (and `extra`) to `doc` in one transaction. */
-function applyRecords(doc: Y.Doc, records: DocRecords | null, origin?: unknown, extra?: Uint8Array): void {
-  Y.transact(
-    doc,
-    () => {
-      if (records?.snapshot) Y.applyUpdate(doc, records.snapshot)
-      if (records) for (const log of records.logs) Y.applyUpdate(doc, log)
-      if (extra) Y.applyUpdate(doc, extra)
-    },
-    origin,
-  )
-}
-
-function merge(records: DocRecords | null, extra?: Uint8Array): Merged {
-  const doc = new Y.Doc({ gc: true })
-  try {
-    applyRecords(doc, records, null, extra)
-    return {
-      snapshot: Y.encodeStateAsUpdate(doc),
-      digest: digestOfDoc(doc),
-      stateVector: Y.encodeStateVector(doc),
-    }
-  } finally {
-    doc.destroy()
-  }
 }
 
 /**
@@ -569,7 +521,7 @@ export class DocStore {
     const gen = entry.gen
     const records = await this.#read(name)
     if (records === null || records.logs.length === 0) return
-    const merged = merge(records)
+    const merged = mergeRecords(records)
     const { logKeys, logCountRead, logBytesRead } = records
     await this.#queue.enqueue({
       name,
@@ -596,7 +548,7 @@ export class DocStore {
     const entry = await this.#metaEntry(name)
     const gen = entry?.gen ?? null
     const records = await readDocRecords(this.#db, name)
-    const merged = merge(records, update)
+    const merged = mergeRecords(records, update)
     const dropKeys = [...(records?.logKeys ?? []), ...(records?.badKeys ?? [])]
     const logCountRead = records?.logCountRead ?? 0
     const logBytesRead = records?.logBytesRead ?? 0

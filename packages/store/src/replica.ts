@@ -1,0 +1,71 @@
+import { digestOfDoc, ErrorCode, RhizomeError } from '@rhizome/protocol'
+import * as Y from 'yjs'
+import type { DocRecords } from './records.js'
+
+/** A document's merged state, computed from one consistent read of its records. */
+export interface Merged {
+  /** `Y.encodeStateAsUpdate` of the merged document: the new snapshot. */
+  snapshot: Uint8Array
+  /** Its replica digest (`digestOfDoc`). */
+  digest: string
+  /** Its state vector. */
+  stateVector: Uint8Array
+}
+
+/** The error reads of a damaged (or quarantined) document throw. */
+export function corruptError(name: string): RhizomeError {
+  return new RhizomeError(ErrorCode.STORE_CORRUPT, `document ${JSON.stringify(name)} has damaged records`, {
+    doc: name,
+  })
+}
+
+/**
+ * Checks that `update` decodes as a Yjs v1 update.
+ * @throws TypeError when it is not a Uint8Array.
+ * @throws RhizomeError PROTOCOL_MALFORMED when it does not decode.
+ */
+export function validateUpdate(update: Uint8Array): void {
+  if (!(update instanceof Uint8Array)) throw new TypeError('update must be a Uint8Array')
+  try {
+    Y.decodeUpdate(update)
+  } catch (cause) {
+    throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, 'not a valid Yjs update', { cause })
+  }
+}
+
+/**
+ * Applies the verified snapshot and log (and `extra`) to `doc` in ONE transaction with `origin`.
+ * One transaction is what makes this linear: applying 20k small updates this way takes tens of
+ * milliseconds, where `Y.mergeUpdates` takes seconds (yjs#710).
+ */
+export function applyRecords(
+  doc: Y.Doc,
+  records: DocRecords | null,
+  origin?: unknown,
+  extra?: Uint8Array,
+): void {
+  Y.transact(
+    doc,
+    () => {
+      if (records?.snapshot) Y.applyUpdate(doc, records.snapshot)
+      if (records) for (const log of records.logs) Y.applyUpdate(doc, log)
+      if (extra) Y.applyUpdate(doc, extra)
+    },
+    origin,
+  )
+}
+
+/** Merges records (and `extra`) through a scratch Y.Doc into a snapshot plus its digest and state vector. */
+export function mergeRecords(records: DocRecords | null, extra?: Uint8Array): Merged {
+  const doc = new Y.Doc()
+  try {
+    applyRecords(doc, records, null, extra)
+    return {
+      snapshot: Y.encodeStateAsUpdate(doc),
+      digest: digestOfDoc(doc),
+      stateVector: Y.encodeStateVector(doc),
+    }
+  } finally {
+    doc.destroy()
+  }
+}
