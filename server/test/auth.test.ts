@@ -15,7 +15,7 @@ let relay: RelayProcess
 let admin: string
 const tokens: Record<string, string> = {}
 
-async function token(spec: Parameters<typeof signToken>[1], key = SECRET): Promise<string> {
+async function token(spec: Parameters<typeof signToken>[1], key: string = SECRET): Promise<string> {
   return secret(await signToken(key, spec))
 }
 
@@ -51,7 +51,8 @@ async function refused(name: string, tokenValue?: string) {
 }
 
 describe('socket tokens', () => {
-  it.each([
+  type Case = [string, () => string | undefined | Promise<string>, number]
+  it.each<Case>([
     ['no token', () => undefined, 4401],
     ['an empty token', () => '', 4401],
     ['garbage', () => secret('not.a.jwt'), 4401],
@@ -62,7 +63,7 @@ describe('socket tokens', () => {
     ['a token with an unknown access', () => token({ docs: ['**'], access: 'owner' }), 4401],
     ['a token for another document', () => token({ docs: ['other/plan'], access: 'admin' }), 4403],
     ['a token for a prefix only', () => token({ docs: ['team/pla'], access: 'admin' }), 4403],
-  ] as const)('refuses %s with %i and sends no byte of the document', async (_what, make, code) => {
+  ])('refuses %s with %i and sends no byte of the document', async (_what, make, code) => {
     const { end, types } = await refused('team/plan', await make())
     expect(end.code).toBe(code)
     // Only the AUTH permission-denied message, never sync or awareness.

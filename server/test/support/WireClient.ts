@@ -100,7 +100,7 @@ export class WireClient {
   /** Waits for the first message matching `pred`. */
   async waitFor<T extends Message['type']>(
     type: T,
-    what = type,
+    what: string = type,
     timeout = 10_000,
   ): Promise<Extract<Message, { type: T }>> {
     return eventually(() => this.messages.find((m) => m?.type === type) as Extract<Message, { type: T }>, {
