@@ -138,6 +138,11 @@ export class RelayConnection {
       'update',
       (this.provider as unknown as { _awarenessUpdateHandler: () => void })._awarenessUpdateHandler,
     )
+    // y-websocket adds one process 'exit' listener per provider: with many documents times relays
+    // Node warns about a listener leak. close() already tells relays our presence left, and a relay
+    // drops a dead socket's awareness itself.
+    const exitHandler = (this.provider as unknown as { _exitHandler: () => void })._exitHandler
+    if (typeof process !== 'undefined' && typeof process.off === 'function') process.off('exit', exitHandler)
     this.installHandlers()
     this.provider.on('status', ({ status }) => {
       if (status === 'connecting') this.setState('connecting')

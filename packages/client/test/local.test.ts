@@ -136,4 +136,17 @@ describe('local replica without relays', () => {
     expect(isRhizomeError(err, ErrorCode.STORE_CLOSED)).toBe(true)
     expect(errors).toHaveLength(1)
   })
+
+  it('many documents times relays add no process listeners (no MaxListenersExceededWarning)', async () => {
+    const before = process.listenerCount('exit')
+    const replica = await openReplica({
+      relays: ['ws://127.0.0.1:1', 'ws://127.0.0.1:2'], // nothing listens: providers exist, sockets fail
+      storage: await tempDir(),
+      backoff: { initialMs: 50, maxMs: 200 },
+    })
+    cleanups.push(() => replica.close())
+    const handles = await Promise.all(Array.from({ length: 12 }, (_, i) => replica.open(`many/${i}`)))
+    expect(handles.every((h) => h.status.relays.length === 2)).toBe(true)
+    expect(process.listenerCount('exit')).toBe(before)
+  })
 })
