@@ -20,7 +20,7 @@ export interface RelayOptions {
 
 /** A relay running as a real `rhizome-relay` process. */
 export interface RelayProcess {
-  /** `ws://127.0.0.1:PORT`, stable across restarts. */
+  /** `ws://127.0.0.1:PORT` (`wss://` with TLS), stable across restarts. */
   readonly url: string
   readonly httpUrl: string
   readonly port: number
@@ -80,12 +80,14 @@ class RelayHandle implements RelayProcess {
       child.stdout!.setEncoding('utf8').on('data', (s: string) => {
         this.log.push(s)
         buffered += s
-        const m = /rhizome-relay (\S+) listening on ws:\/\/([\d.]+):(\d+)/.exec(buffered)
+        const m = /rhizome-relay (\S+) listening on (wss?):\/\/([\d.]+):(\d+)/.exec(buffered)
         if (m && !this.id) this.id = m[1]!
         if (m && this.url === '') {
-          this.port = Number(m[3])
-          this.url = `ws://127.0.0.1:${this.port}`
-          this.httpUrl = `http://127.0.0.1:${this.port}`
+          // With --tls-cert the relay serves wss:// and https://.
+          const tls = m[2] === 'wss'
+          this.port = Number(m[4])
+          this.url = `${tls ? 'wss' : 'ws'}://127.0.0.1:${this.port}`
+          this.httpUrl = `${tls ? 'https' : 'http'}://127.0.0.1:${this.port}`
         }
         if (m) {
           child.off('exit', onExit)
