@@ -27,6 +27,16 @@ import { RelayMetrics } from './metrics.js'
 import type { RelayOptions } from './options.js'
 import { type DocHost, RelayDoc } from './RelayDoc.js'
 
+/** Reads a PEM file named by a TLS option; an unreadable file is a usage error naming the option. */
+function readTlsFile(option: string, file: string): Buffer {
+  try {
+    return readFileSync(file)
+  } catch (cause) {
+    const code = (cause as { code?: string }).code ?? 'unreadable'
+    throw new RhizomeError(ErrorCode.USAGE, `${option} ${file}: cannot read (${code})`, { cause })
+  }
+}
+
 /**
  * A relay: one HTTP + WebSocket server holding a full replica of every document it has seen,
  * durable before it acknowledges, replicating with its peers through the {@link Mesh}.
@@ -98,9 +108,19 @@ export class Relay implements DocHost {
     this.mesh = new Mesh(this)
 
     const tls = this.options.tlsCert
-      ? { cert: readFileSync(this.options.tlsCert), key: readFileSync(this.options.tlsKey!) }
+      ? {
+          cert: readTlsFile('--tls-cert', this.options.tlsCert),
+          key: readTlsFile('--tls-key', this.options.tlsKey!),
+        }
       : null
-    const server = tls ? createHttpsServer(tls) : createHttpServer()
+    let server: Server
+    try {
+      server = tls ? createHttpsServer(tls) : createHttpServer()
+    } catch (cause) {
+      throw new RhizomeError(ErrorCode.USAGE, '--tls-cert/--tls-key: not a valid PEM certificate and key', {
+        cause,
+      })
+    }
     this.#server = server
     // Frames over the limit are refused by ws while still reading the header; ws closes such a
     // socket with 1009, which PROTOCOL.md names 4413 (see #accept).

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { ErrorCode, isRhizomeError } from '@rhizome/protocol'
 import { parseRelayOptions, RELAY_USAGE } from './options.js'
-import { Relay } from './Relay.js'
+import type { Relay } from './Relay.js'
 
 /** `rhizome-relay [options]`: runs one relay until SIGTERM/SIGINT. */
 async function main(argv: string[]): Promise<void> {
@@ -11,7 +11,10 @@ async function main(argv: string[]): Promise<void> {
   }
   let relay: Relay
   try {
-    relay = new Relay(parseRelayOptions(argv, process.env))
+    const options = parseRelayOptions(argv, process.env)
+    // Loaded after parsing so that a bad option fails fast, before the server's dependencies load.
+    const { Relay } = await import('./Relay.js')
+    relay = new Relay(options)
     await relay.start()
   } catch (err) {
     if (isRhizomeError(err, ErrorCode.USAGE)) {
