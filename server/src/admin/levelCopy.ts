@@ -52,7 +52,12 @@ export interface LevelCopy {
 export async function copyLevelDir(
   source: string,
   target: string,
-  options: { attempts?: number; verify?: (dir: string) => Promise<void> } = {},
+  options: {
+    attempts?: number
+    verify?: (dir: string) => Promise<void>
+    /** Called after each file copied (tests interleave writes with it). */
+    onFileCopied?: (name: string, attempt: number) => Promise<void>
+  } = {},
 ): Promise<LevelCopy> {
   const attempts = options.attempts ?? 25
   let lastProblem = ''
@@ -83,6 +88,7 @@ export async function copyLevelDir(
     for (const name of [...before].sort((a, b) => copyRank(a) - copyRank(b) || a.localeCompare(b))) {
       try {
         await copyFile(join(source, name), join(target, name))
+        await options.onFileCopied?.(name, attempt)
       } catch (err) {
         if (!isNotFound(err)) throw err
         vanished = true
