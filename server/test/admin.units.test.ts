@@ -117,7 +117,7 @@ describe('backup file format', () => {
       source: '/data',
       storeId: 'abc',
     }
-    const records = [
+    const records: { key: Uint8Array; value: Uint8Array }[] = [
       { key: new TextEncoder().encode('m:doc'), value: new Uint8Array([1, 2, 3]) },
       { key: new TextEncoder().encode('d:doc\u0000s'), value: new Uint8Array(300_000).fill(7) },
       { key: new TextEncoder().encode('empty'), value: new Uint8Array(0) },
