@@ -1,0 +1,138 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { encodeAwareness, encodeSyncStep1, encodeSyncUpdate } from '@rhizome/protocol'
+import { afterEach, describe, expect, it } from 'vitest'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import * as Y from 'yjs'
+import { eventually, type RelayProcess, startRelay, stopAllRelays } from '../../test/support/relays.js'
+import { rssOf, sampleRss } from './support/memory.js'
+import { stockProvider, whenSynced } from './support/providers.js'
+import { WireClient } from './support/WireClient.js'
+
+const FLOODER = fileURLToPath(new URL('./support/flooder.mjs', import.meta.url))
+const children = new Set<ChildProcess>()
+afterEach(async () => {
+  for (const c of children) c.kill('SIGKILL')
+  children.clear()
+  await stopAllRelays()
+})
+
+const MiB = 1024 * 1024
+
+/** The value of one Prometheus sample line, 0 when absent. */
+async function metric(relay: RelayProcess, line: string): Promise<number> {
+  const text = await (await fetch(`${relay.httpUrl}/metrics`)).text()
+  const found = text.split('\n').find((l) => l.startsWith(`${line} `))
+  return found ? Number(found.slice(line.length + 1)) : 0
+}
+
+/** Edits on one provider must reach the other within `bound` ms, `rounds` times in a row. */
+async function roundTrips(
+  a: ReturnType<typeof stockProvider>,
+  b: ReturnType<typeof stockProvider>,
+  rounds: number,
+) {
+  const latencies: number[] = []
+  const base = a.doc.getArray('pings').length
+  for (let i = 0; i < rounds; i++) {
+    const start = performance.now()
+    a.doc.getArray('pings').push([i])
+    await eventually(() => b.doc.getArray('pings').length === base + i + 1, {
+      timeout: 30000,
+      what: `ping ${i}`,
+    })
+    latencies.push(performance.now() - start)
+  }
+  return latencies
+}
+
+describe('flood', () => {
+  it('throttles a client sending as fast as it can with 4429 while others stay responsive', async () => {
+    const relay = await startRelay({ args: ['--rate-messages', '2000', '--rate-bytes', String(4 * MiB)] })
+    const a = stockProvider(relay.url, 'calm/doc')
+    const b = stockProvider(relay.url, 'calm/doc')
+    await Promise.all([whenSynced(a), whenSynced(b)])
+
+    // The flooder runs in its own process, as a hostile device would: valid one-item updates as
+    // fast as its socket takes them, until the relay closes it.
+    const flooder = spawn(process.execPath, [FLOODER, `${relay.url}/flood/doc?rhizome=1`], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    children.add(flooder)
+    let out = ''
+    flooder.stdout!.setEncoding('utf8').on('data', (s: string) => {
+      out += s
+    })
+    const exited = new Promise<number | null>((resolve) => flooder.once('exit', resolve))
+    const latencies = await roundTrips(a, b, 10)
+    expect(await exited).toBe(0)
+    const [, code, sent] = /closed (\d+) (\d+)/.exec(out) ?? []
+    expect(Number(code)).toBe(4429)
+    expect(Number(sent)).toBeGreaterThan(4000)
+    console.log(`flood: ${sent} updates sent before 4429; ping latencies ${latencies.map(Math.round)} ms`)
+    expect(Math.max(...latencies)).toBeLessThan(1500)
+
+    // Bytes per second are limited too: big frames at full speed hit 4429.
+    const heavy = await WireClient.open(relay.url, 'flood/bytes')
+    const blob = new Y.Doc()
+    blob.on('update', (u: Uint8Array) => heavy.send(encodeSyncUpdate(u)))
+    for (let i = 0; i < 12; i++) blob.getText('t').insert(0, 'x'.repeat(MiB))
+    expect((await heavy.waitEnd()).code).toBe(4429)
+    expect(await roundTrips(a, b, 3)).toHaveLength(3)
+  })
+
+  it('closes a socket that claims more than 16 awareness states with 4429', async () => {
+    const relay = await startRelay()
+    const client = await WireClient.open(relay.url, 'flood/presence')
+    await client.waitFor('sync-step1')
+    for (let i = 0; i < 20; i++) {
+      const d = new Y.Doc()
+      const aw = new awarenessProtocol.Awareness(d)
+      aw.setLocalState({ i })
+      client.send(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(aw, [d.clientID])))
+      aw.destroy()
+    }
+    expect((await client.waitEnd()).code).toBe(4429)
+  })
+})
+
+describe('slow reader', () => {
+  it('closes a client that never reads before the relay memory grows past a bound', async () => {
+    const relay = await startRelay({ args: ['--max-buffered-bytes', String(4 * MiB)] })
+    const pid = relay.child!.pid!
+
+    // A 2 MiB document: every step1 with an empty state vector asks for all of it.
+    const writer = await WireClient.open(relay.url, 'slow/doc')
+    const doc = new Y.Doc()
+    doc.getText('t').insert(0, 'y'.repeat(2 * MiB))
+    writer.send(encodeSyncUpdate(Y.encodeStateAsUpdate(doc)))
+    await writer.waitFor('ack')
+    writer.close()
+
+    const calm = stockProvider(relay.url, 'slow/other')
+    const calm2 = stockProvider(relay.url, 'slow/other')
+    await Promise.all([whenSynced(calm), whenSynced(calm2)])
+    const before = await rssOf(pid)
+    const rss = sampleRss(pid)
+
+    // The reader stops reading from its TCP socket, then asks for the document 300 times
+    // (600 MiB of answers if the relay queued them all).
+    const reader = await WireClient.open(relay.url, 'slow/doc')
+    const raw = (reader.ws as unknown as { _socket: { pause(): void } })._socket
+    raw.pause()
+    const step1 = encodeSyncStep1(Y.encodeStateVector(new Y.Doc()))
+    for (let i = 0; i < 300; i++) reader.send(step1)
+
+    await eventually(async () => (await metric(relay, 'rhizome_socket_closes_total{code="4500"}')) >= 1, {
+      what: 'the slow reader closed by the relay',
+    })
+    await eventually(async () => (await metric(relay, 'rhizome_connections')) === 2, {
+      what: 'only the calm clients left',
+    })
+    const peak = rss.stop()
+    expect(peak).toBeLessThan(before + 100 * MiB)
+    // Everyone else is unaffected.
+    expect(await roundTrips(calm, calm2, 3)).toHaveLength(3)
+    reader.close()
+  })
+})
