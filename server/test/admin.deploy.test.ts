@@ -178,7 +178,7 @@ describe('k8s manifests', () => {
       'ws://rhizome-0.rhizome-mesh.prod.svc.cluster.local:4440,ws://rhizome-1.rhizome-mesh.prod.svc.cluster.local:4440',
     )
     const options = parseRelayOptions(args2, { ...env, ...secrets, RHIZOME_PEERS: peerList })
-    expect(options).toMatchObject({ host: '0.0.0.0', dataDir: '/data', id: 'rhizome-2', port: 4440 })
+    expect(options).toMatchObject({ host: '0.0.0.0', dataDir: '/data/relay', id: 'rhizome-2', port: 4440 })
     expect(options.peers).toHaveLength(2)
     expect(parseRelayOptions(args0, { ...env, ...secrets }).peers).toEqual([])
     // The DNS names are those of the headless Service's pods.
