@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest'
+import {
+  decodeMeshMessage,
+  ErrorCode,
+  encodeMeshMessage,
+  isRhizomeError,
+  MESH_PROTOCOL_VERSION,
+  type MeshMessage,
+} from '../src/index.js'
+
+const nonce = new Uint8Array(Array.from({ length: 32 }, (_, i) => i * 7))
+const bytes = new Uint8Array([0, 1, 2, 255])
+
+const messages: MeshMessage[] = [
+  { type: 'hello', version: MESH_PROTOCOL_VERSION, relayId: 'relay-a', storeId: 'f00d', nonce },
+  { type: 'challenge', relayId: 'relay-b', storeId: 'beef', nonce, proof: bytes },
+  { type: 'proof', proof: bytes },
+  { type: 'catalog', entries: [], last: true, round: 0 },
+  {
+    type: 'catalog',
+    entries: [
+      { name: 'notes/a', digest: 'ab'.repeat(32) },
+      { name: 'ünïcode/b', digest: '' },
+    ],
+    last: false,
+    round: 12,
+  },
+  { type: 'step1', name: 'notes/a', stateVector: bytes },
+  { type: 'step2', name: 'notes/a', update: bytes, seq: 1 },
+  { type: 'update', name: 'notes/a', update: new Uint8Array(), seq: 2 ** 40 },
+  { type: 'ack', seq: 0 },
+  { type: 'ack', seq: 123456789 },
+  { type: 'synced', round: 3 },
+]
+
+function expectMalformed(frame: Uint8Array): void {
+  let caught: unknown
+  try {
+    decodeMeshMessage(frame)
+  } catch (err) {
+    caught = err
+  }
+  expect(isRhizomeError(caught, ErrorCode.PROTOCOL_MALFORMED), `${Array.from(frame)}: ${caught}`).toBe(true)
+}
+
+describe('mesh messages', () => {
+  it.each(messages.map((m) => [m.type, m] as const))('%s round-trips', (_type, message) => {
+    expect(decodeMeshMessage(encodeMeshMessage(message))).toEqual(message)
+  })
+
+  it.each(messages.map((m) => [m.type, m] as const))(
+    '%s: every truncation and trailing garbage raise PROTOCOL_MALFORMED',
+    (_type, message) => {
+      const frame = encodeMeshMessage(message)
+      for (let len = 0; len < frame.length; len++) expectMalformed(frame.slice(0, len))
+      expectMalformed(new Uint8Array([...frame, 0]))
+    },
+  )
+
+  it('raises PROTOCOL_MALFORMED for an unknown tag and for an entry count past the end', () => {
+    expectMalformed(new Uint8Array([9]))
+    expectMalformed(new Uint8Array([3, 0, 1, 0xff, 0xff, 0xff, 0x0f]))
+    expectMalformed(new Uint8Array([5, 1, 97, 1, 0xff, 0xff, 0xff, 0xff, 0x0f]))
+  })
+})
