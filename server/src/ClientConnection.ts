@@ -48,6 +48,7 @@ export class ClientConnection {
   #queue: Uint8Array[] | null = []
   #queuedBytes = 0
   #closed = false
+  #expiry: ReturnType<typeof setTimeout> | null = null
   readonly #messages: TokenBucket | null
   readonly #bytes: TokenBucket | null
 
@@ -72,6 +73,21 @@ export class ClientConnection {
     ws.on('message', (data: Buffer, isBinary: boolean) => this.#onFrame(data, isBinary))
     ws.on('close', () => this.#onClose())
     ws.on('error', () => this.#onClose())
+  }
+
+  /**
+   * Closes the socket with 4401 when its token expires (`exp`, seconds since the epoch): a token
+   * grants access until then, not for as long as the socket stays open.
+   */
+  expireAt(expSeconds: number): void {
+    const arm = () => {
+      const delay = expSeconds * 1000 - Date.now()
+      if (delay <= 0) return this.close(CloseCode.UNAUTHORIZED, 'token expired')
+      // setTimeout fires at once for delays past 2^31-1 ms; re-arm in steps instead.
+      this.#expiry = setTimeout(arm, Math.min(delay, 2 ** 31 - 1))
+      this.#expiry.unref?.()
+    }
+    if (!this.#closed) arm()
   }
 
   /** Called by the relay once the document is loaded: greet the client, then drain queued frames. */
@@ -227,6 +243,7 @@ export class ClientConnection {
   #onClose(): void {
     if (this.#closed) return
     this.#closed = true
+    if (this.#expiry) clearTimeout(this.#expiry)
     this.host.onConnectionClosed(this)
   }
 }

@@ -231,12 +231,14 @@ export class Relay implements DocHost {
 
     let access: TokenAccess = 'admin'
     let sub: string | undefined
+    let exp: number | undefined
     if (this.#verifier) {
       try {
         const claims = await this.#verifier.verify(query.get('token'))
         sub = claims.sub
         if (!grantsDoc(claims, name)) throw new RhizomeError(ErrorCode.AUTH_FORBIDDEN, 'document not granted')
         access = claims.access
+        exp = claims.exp
       } catch (err) {
         const code = closeCodeFor(err)
         const reason = err instanceof Error ? err.message : 'unauthorized'
@@ -261,6 +263,7 @@ export class Relay implements DocHost {
       { rateMessages: this.options.rateMessages, rateBytes: this.options.rateBytes },
       sub,
     )
+    if (exp !== undefined) conn.expireAt(exp)
     this.connections.add(conn)
     this.metrics.connections.inc()
     doc.attach(conn)

@@ -70,6 +70,15 @@ describe('socket tokens', () => {
     expect(types).toEqual(['auth-denied'])
   })
 
+  it('closes a socket with 4401 when its token expires while it is open', async () => {
+    const shortLived = await token({ docs: ['team/**'], access: 'write', expiresIn: 2 })
+    const client = await WireClient.open(relay.url, 'team/plan', { token: shortLived })
+    await client.waitFor('sync-step1')
+    const end = await client.waitEnd(8000)
+    expect(end.code).toBe(4401)
+    expect(client.messages.at(-1)?.type).toBe('auth-denied')
+  })
+
   it('makes a stock client stop retrying after 4401', async () => {
     const p = stockProvider(relay.url, 'team/plan')
     const closed = await whenClosed(p)
