@@ -122,7 +122,8 @@ export async function verifyRelays(
       await Promise.all(cursors.filter((_, i) => heads[i] !== null).map((c) => c.advance()))
     }
   } finally {
-    await Promise.allSettled(cursors.map((c) => c.close()))
+    // Not awaited: after a failure another cursor may still wait on a slow relay's page.
+    for (const c of cursors) c.close().catch(() => {})
   }
   return result
 }
