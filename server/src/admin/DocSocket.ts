@@ -75,7 +75,8 @@ export class DocSocket {
    */
   static open(url: string, where: string, timeoutMs: number): Promise<DocSocket> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { handshakeTimeout: timeoutMs, perMessageDeflate: false })
+      // No payload limit of our own: a whole document arrives as one step2 frame, whatever its size.
+      const ws = new WebSocket(url, { handshakeTimeout: timeoutMs, perMessageDeflate: false, maxPayload: 0 })
       ws.binaryType = 'nodebuffer'
       const onError = (err: Error) => {
         ws.off('open', onOpen)
