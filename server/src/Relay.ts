@@ -24,7 +24,7 @@ import { handleHttp } from './http.js'
 import { createLogger, type Logger, redactUrl } from './logger.js'
 import { Mesh } from './Mesh.js'
 import { RelayMetrics } from './metrics.js'
-import type { RelayOptions } from './options.js'
+import { isLoopbackHost, type RelayOptions } from './options.js'
 import { type DocHost, RelayDoc } from './RelayDoc.js'
 
 /** Reads a PEM file named by a TLS option; an unreadable file is a usage error naming the option. */
@@ -178,6 +178,19 @@ export class Relay implements DocHost {
     const path = q >= 0 ? target.slice(0, q) : target
     const query = new URLSearchParams(q >= 0 ? target.slice(q + 1) : '')
     if (path === '/_mesh') {
+      // Without a mesh secret the handshake proves nothing; a peer reads and writes every
+      // document, so on a relay with client tokens (or reachable beyond loopback) the mesh would
+      // bypass them.
+      if (
+        this.options.meshSecret === undefined &&
+        (this.authRequired || !isLoopbackHost(this.options.host))
+      ) {
+        socket.end(
+          'HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\nthis relay has no --mesh-secret\n',
+        )
+        this.log.warn('refused a mesh connection: this relay has no --mesh-secret')
+        return
+      }
       this.#wss!.handleUpgrade(req, socket, head, (ws) => this.mesh.accept(ws, req))
       return
     }

@@ -163,6 +163,10 @@ export function parseRelayOptions(argv: string[], env: NodeJS.ProcessEnv = {}): 
       `${result.tlsCert === undefined ? '--tls-cert' : '--tls-key'} is required with the other TLS option`,
     )
   }
+  if (result.authSecret && !result.meshSecret && result.peers.length > 0) {
+    // Peers without a shared secret would have to be accepted unauthenticated, around the tokens.
+    throw usage('--mesh-secret is required with --auth-secret and --peers')
+  }
   if (!isLoopbackHost(result.host)) {
     if (!result.authSecret && !result.insecureNoAuth) {
       throw usage(
@@ -190,7 +194,8 @@ export const RELAY_USAGE = `Usage: rhizome-relay [options]
   --data DIR               LevelDB directory, created if missing    [RHIZOME_DATA, ./data/relay]
   --id NAME                stable relay id                          [RHIZOME_ID, from data dir]
   --peers URL,URL          peer relays to replicate with (ws://host:port)  [RHIZOME_PEERS]
-  --mesh-secret S          secret peers must prove                  [RHIZOME_MESH_SECRET]
+  --mesh-secret S          secret peers must prove; required with --auth-secret
+                           or beyond loopback, else /_mesh is closed [RHIZOME_MESH_SECRET]
   --auth-secret S          HS256 key for client tokens              [RHIZOME_AUTH_SECRET]
   --insecure-no-auth       allow anonymous clients on a non-loopback interface
   --max-message-bytes N    larger frames are refused with 4413      [16 MiB]

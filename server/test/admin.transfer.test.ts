@@ -72,7 +72,8 @@ describe('rhizome export / import', () => {
 
   it('waits for --copies relays and works with tokens over the socket', async () => {
     const secret = 'transfer-secret'
-    const args = ['--auth-secret', secret]
+    // Peers of relays with client tokens must share a mesh secret (else /_mesh bypasses tokens).
+    const args = ['--auth-secret', secret, '--mesh-secret', 'transfer-mesh-secret']
     const a = await startRelay({ args })
     const b = await startRelay({ args, peers: [a.url] })
     const admin = signToken(secret, { docs: ['**'], access: 'admin' })

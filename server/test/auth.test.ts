@@ -1,5 +1,15 @@
-import { digestOfDoc, encodeSyncStep1, encodeSyncStep2, encodeSyncUpdate } from '@rhizome/protocol'
+import { createHmac } from 'node:crypto'
+import {
+  decodeMeshMessage,
+  digestOfDoc,
+  encodeMeshMessage,
+  encodeSyncStep1,
+  encodeSyncStep2,
+  encodeSyncUpdate,
+  MESH_PROTOCOL_VERSION,
+} from '@rhizome/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import * as Y from 'yjs'
 import { eventually, type RelayProcess, stopAllRelays } from '../../test/support/relays.js'
 import { catalog } from './support/catalog.js'
@@ -157,6 +167,51 @@ describe('socket tokens', () => {
     Y.applyUpdate(got, state.update)
     expect(got.getText('t').toString()).not.toContain('offline edit')
     check.close()
+  })
+})
+
+describe('the mesh endpoint', () => {
+  it('does not let a peer without a mesh secret around the tokens', async () => {
+    // The relay has --auth-secret but no --mesh-secret: a "peer" proving the empty secret must not
+    // get the catalog or any document.
+    const ws = new WebSocket(`${relay.url}/_mesh`)
+    const received: string[] = []
+    ws.on('message', (data: Buffer) => {
+      try {
+        received.push(decodeMeshMessage(new Uint8Array(data)).type)
+      } catch {
+        received.push('garbage')
+      }
+    })
+    const outcome = await new Promise<string>((resolve) => {
+      // Still open after 3 s means the relay took it as a peer.
+      setTimeout(() => resolve('still open'), 3000)
+      ws.on('unexpected-response', (_req, res) => resolve(`http ${res.statusCode}`))
+      ws.on('close', (code) => resolve(`close ${code}`))
+      ws.on('error', () => {})
+      ws.on('open', () => {
+        const nonce = new Uint8Array(32)
+        ws.send(
+          encodeMeshMessage({
+            type: 'hello',
+            version: MESH_PROTOCOL_VERSION,
+            relayId: 'intruder',
+            storeId: 'intruder-store',
+            nonce,
+          }),
+        )
+        ws.on('message', (data: Buffer) => {
+          const m = decodeMeshMessage(new Uint8Array(data))
+          if (m.type !== 'challenge') return
+          const proof = createHmac('sha256', '').update('dialer').update(nonce).update(m.nonce).digest()
+          ws.send(encodeMeshMessage({ type: 'proof', proof }))
+          ws.send(encodeMeshMessage({ type: 'step1', name: 'team/plan', stateVector: new Uint8Array([0]) }))
+        })
+      })
+    })
+    ws.terminate()
+    expect(outcome).toBe('http 403')
+    expect(received).toEqual([])
   })
 })
 

@@ -67,6 +67,12 @@ describe('bad options', () => {
       {},
       '--mesh-secret',
     ],
+    [
+      'peers with client tokens but no mesh secret',
+      ['--auth-secret', SECRET, '--peers', 'ws://127.0.0.1:1'],
+      {},
+      '--mesh-secret',
+    ],
     ['a bad option next to a secret', ['--auth-secret', SECRET, '--idle-ms', 'soon'], {}, '--idle-ms'],
   ])('refuses %s: one line on stderr naming the option, exit 2', async (_what, args, env, option) => {
     const { status, stdout, stderr } = await runCli(args, env)
