@@ -1,0 +1,164 @@
+import { mkdir, stat } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type BrowserSession, chromiumAvailable, launchSession, requireChromium } from './support/chromium.js'
+import { type DemoServer, startDemo } from './support/demoServer.js'
+
+const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), '../artifacts')
+/** A WebSocket to a relay the test killed fails by design; Chromium logs that as a console error. */
+const EXPECTED_CONSOLE = /WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/.*' failed/
+/** What the demo exposes on `window` for the devtools console. */
+interface DemoWindow {
+  rhizome: { index: { handle: { copies: number } } }
+}
+const POLL = { timeout: 20_000, interval: 100 }
+
+/** The current editor's text. */
+async function editorText(page: Page): Promise<string> {
+  return (await page.locator('.cm-content').textContent()) ?? ''
+}
+
+/** Types at the end of the current note. */
+async function typeAtEnd(page: Page, text: string): Promise<void> {
+  await page.locator('.cm-content').click()
+  await page.keyboard.press('Control+End')
+  await page.keyboard.type(text, { delay: 5 })
+}
+
+async function openNoteTitled(page: Page, title: string): Promise<void> {
+  const item = page.getByTestId('note-item').filter({ hasText: title })
+  await expect.poll(() => item.count(), POLL).toBe(1)
+  await item.click()
+  await expect.poll(() => page.getByTestId('note-title').textContent(), POLL).toBe(title)
+}
+
+describe.skipIf(!chromiumAvailable())('demo app in Chromium', () => {
+  let demo: DemoServer
+  const sessions: BrowserSession[] = []
+  let a: BrowserSession
+  let b: BrowserSession
+
+  const session = async (viewport?: { width: number; height: number }) => {
+    const s = await launchSession({ ignoreConsole: EXPECTED_CONSOLE, ...(viewport ? { viewport } : {}) })
+    sessions.push(s)
+    return s
+  }
+
+  beforeAll(async () => {
+    requireChromium()
+    demo = await startDemo({ preview: true })
+  }, 90_000)
+
+  afterAll(async () => {
+    await Promise.all(sessions.map((s) => s.close()))
+    if (demo) expect(await demo.stop()).toBe(0)
+  }, 30_000)
+
+  it('two browsers edit the same note and see each other’s text and cursor', async () => {
+    a = await session()
+    await a.page.goto(demo.web)
+    // A brand-new mesh gets its welcome note once the index synced with the relays.
+    await expect.poll(() => a.page.getByTestId('note-item').count(), POLL).toBe(1)
+    await a.page.getByTestId('new-note').click()
+    await expect.poll(() => a.page.getByTestId('note-title').textContent(), POLL).toBe('Untitled')
+    await typeAtEnd(a.page, '# Shopping list\nMilk')
+    await expect
+      .poll(() => a.page.getByTestId('note-item').filter({ hasText: 'Shopping list' }).count(), POLL)
+      .toBe(1)
+
+    b = await session()
+    await b.page.goto(demo.web)
+    await openNoteTitled(b.page, 'Shopping list')
+    await expect.poll(() => editorText(b.page), POLL).toContain('Milk')
+    await typeAtEnd(b.page, ' and bread')
+    await expect.poll(() => editorText(a.page), POLL).toContain('Milk and bread')
+
+    const nameA = await a.page.getByTestId('user-name').inputValue()
+    const nameB = await b.page.getByTestId('user-name').inputValue()
+    // Remote carets carry the other user's name (y-codemirror.next, through the handle's awareness).
+    await expect.poll(() => a.page.locator('.cm-ySelectionInfo').allInnerTexts(), POLL).toContain(nameB)
+    await typeAtEnd(a.page, '.')
+    await expect.poll(() => b.page.locator('.cm-ySelectionInfo').allInnerTexts(), POLL).toContain(nameA)
+    await expect.poll(() => a.page.getByTestId('presence').textContent(), POLL).toContain(nameB)
+  })
+
+  it('a relay killed from the chaos panel: editing goes on, the panel shows it offline, copies drop to 2', async () => {
+    await expect.poll(() => a.page.getByTestId('copies').textContent(), POLL).toBe('3')
+    await a.page.getByTestId('kill-1').click()
+    await expect.poll(() => a.page.getByTestId('relay-state-1').textContent(), POLL).toBe('offline')
+    await expect.poll(() => a.page.getByTestId('relay-process-1').textContent(), POLL).toBe('stopped')
+    await expect.poll(() => b.page.getByTestId('relay-state-1').textContent(), POLL).toBe('offline')
+
+    await typeAtEnd(a.page, ' Eggs')
+    await expect.poll(() => editorText(b.page), POLL).toContain('Eggs')
+    await expect.poll(() => a.page.getByTestId('copies').textContent(), POLL).toBe('2')
+    await expect
+      .poll(() => a.page.getByTestId('durability').textContent(), POLL)
+      .toMatch(/Saved on this device \+ 2 of 3 relays/)
+
+    await a.page.getByTestId('restart-1').click()
+    await expect.poll(() => a.page.getByTestId('relay-state-1').textContent(), POLL).toBe('synced')
+    await typeAtEnd(a.page, '!')
+    await expect.poll(() => a.page.getByTestId('copies').textContent(), POLL).toBe('3')
+  })
+
+  it('cut off the network, edits wait on the device and go out on reconnect', async () => {
+    await a.page.getByTestId('cut-network').click()
+    for (const n of [1, 2, 3]) {
+      await expect.poll(() => a.page.getByTestId(`relay-state-${n}`).textContent(), POLL).toBe('offline')
+    }
+    await typeAtEnd(a.page, ' Tea')
+    await expect.poll(() => a.page.getByTestId('pending').textContent(), POLL).toMatch(/^\d+ edits? waiting/)
+    await expect.poll(() => a.page.getByTestId('copies').textContent(), POLL).toBe('0')
+    await a.page.getByTestId('cut-network').click()
+    await expect.poll(() => a.page.getByTestId('pending').textContent(), POLL).toBe('No edits waiting')
+    await expect.poll(() => a.page.getByTestId('copies').textContent(), POLL).toBe('3')
+    await expect.poll(() => editorText(b.page), POLL).toContain('Tea')
+  })
+
+  it('all relays wiped: the browser refills them, and a fresh browser gets every note back', async () => {
+    // Only A's browser may hold the notes now: B leaves first.
+    await b.close()
+    await a.page.getByTestId('outage').click()
+    for (const n of [1, 2, 3]) {
+      await expect.poll(() => a.page.getByTestId(`relay-process-${n}`).textContent(), POLL).toBe('stopped')
+      await expect.poll(() => a.page.getByTestId(`relay-state-${n}`).textContent(), POLL).toBe('offline')
+    }
+    await typeAtEnd(a.page, ' (written during the outage)')
+    await expect.poll(() => a.page.getByTestId('pending').textContent(), POLL).toMatch(/edits? waiting/)
+
+    await a.page.getByTestId('restart-all').click()
+    for (const n of [1, 2, 3]) {
+      await expect.poll(() => a.page.getByTestId(`relay-state-${n}`).textContent(), POLL).toBe('synced')
+    }
+    // Every note (and the index) is durable on all three relays again, from this browser's replica.
+    await expect
+      .poll(() => a.page.getByTestId('note-item').locator('.copies-chip').allInnerTexts(), POLL)
+      .toEqual(['3/3 relays', '3/3 relays'])
+    await expect
+      .poll(() => a.page.evaluate(() => (window as unknown as DemoWindow).rhizome.index.handle.copies), POLL)
+      .toBe(3)
+
+    const c = await session({ width: 390, height: 844 })
+    await c.page.goto(demo.web)
+    await expect.poll(() => c.page.getByTestId('note-item').allInnerTexts(), POLL).toHaveLength(2)
+    await openNoteTitled(c.page, 'Welcome to Rhizome')
+    await expect.poll(() => editorText(c.page), POLL).toContain('Every relay and every device')
+    await openNoteTitled(c.page, 'Shopping list')
+    await expect
+      .poll(() => editorText(c.page), POLL)
+      .toContain('Milk and bread. Eggs! Tea (written during the outage)')
+    // Phone width: nothing wider than the screen.
+    expect(await c.page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+
+    await mkdir(ARTIFACTS, { recursive: true })
+    await a.page.screenshot({ path: join(ARTIFACTS, 'demo-laptop.png'), fullPage: true })
+    await c.page.screenshot({ path: join(ARTIFACTS, 'demo-phone.png'), fullPage: true })
+    expect((await stat(join(ARTIFACTS, 'demo-laptop.png'))).size).toBeGreaterThan(10_000)
+    expect((await stat(join(ARTIFACTS, 'demo-phone.png'))).size).toBeGreaterThan(10_000)
+
+    for (const s of sessions) expect(s.errors).toEqual([])
+  })
+})
