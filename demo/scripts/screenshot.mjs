@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+// Updates the README screenshot (docs/screenshot.png): starts the demo on free ports with temp
+// data, has two browsers write a note together, kills one relay from the chaos panel, and takes
+// the picture. Needs Debian's chromium (/usr/bin/chromium) and built packages (`pnpm build`).
+//   node demo/scripts/screenshot.mjs [--out docs/screenshot.png]
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { chromium } from 'playwright-core'
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+]
+const { values } = parseArgs({ options: { out: { type: 'string', default: 'docs/screenshot.png' } } })
+const out = resolve(ROOT, values.out)
+
+if (!existsSync(CHROMIUM)) {
+  process.stderr.write(`screenshot: ${CHROMIUM} not found (apt-get install chromium)\n`)
+  process.exit(1)
+}
+
+/** Polls `check` every 100 ms until it returns true; throws after `ms`. */
+async function until(what, check, ms = 20_000) {
+  const deadline = Date.now() + ms
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+const cleanups = []
+async function cleanup() {
+  for (const fn of cleanups.reverse()) await fn().catch(() => {})
+}
+
+try {
+  const dataRoot = await mkdtemp(join(tmpdir(), 'rhizome-screenshot-'))
+  cleanups.push(() => rm(dataRoot, { recursive: true, force: true }))
+  const demo = spawn(
+    process.execPath,
+    [join(ROOT, 'demo/scripts/start.mjs'), '--free-ports', '--no-build', '--preview', '--data', dataRoot],
+    { stdio: ['ignore', 'pipe', 'inherit'], detached: true },
+  )
+  const exited = new Promise((r) => demo.once('exit', r))
+  cleanups.push(async () => {
+    try {
+      process.kill(-demo.pid, 'SIGTERM')
+    } catch {}
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-demo.pid, 'SIGKILL')
+      } catch {}
+    }, 10_000)
+    await exited
+    clearTimeout(timer)
+  })
+  const ready = await new Promise((resolveReady, reject) => {
+    let buffered = ''
+    demo.stdout.setEncoding('utf8').on('data', (s) => {
+      buffered += s
+      const m = /rhizome-demo ready (\{.*\})\n/.exec(buffered)
+      if (m) resolveReady(JSON.parse(m[1]))
+    })
+    exited.then((code) => reject(new Error(`demo exited with ${code}`)))
+  })
+
+  const session = async (name) => {
+    const dir = await mkdtemp(join(tmpdir(), 'rhizome-chromium-'))
+    const context = await chromium.launchPersistentContext(dir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ARGS,
+      viewport: { width: 1400, height: 860 },
+    })
+    cleanups.push(async () => {
+      await context.close()
+      await rm(dir, { recursive: true, force: true })
+    })
+    const page = context.pages()[0] ?? (await context.newPage())
+    await page.goto(ready.web)
+    await page.getByTestId('user-name').fill(name)
+    await page.getByTestId('user-name').press('Enter')
+    return page
+  }
+  const type = async (page, text) => {
+    await page.locator('.cm-content').click()
+    await page.keyboard.press('Control+End')
+    await page.keyboard.type(text, { delay: 2 })
+  }
+
+  const ada = await session('Ada')
+  await until('the welcome note', async () => (await ada.getByTestId('note-item').count()) === 1)
+  await ada.getByTestId('new-note').click()
+  await until('the new note', async () => (await ada.getByTestId('note-title').textContent()) === 'Untitled')
+  await type(ada, '# Trip to Lisbon\n\n- Flights: booked, TAP 1234\nHotel: Alfama, 3 nights')
+  const grace = await session('Grace')
+  const item = grace.getByTestId('note-item').filter({ hasText: 'Trip to Lisbon' })
+  await until('the note on the second browser', async () => (await item.count()) === 1)
+  await item.click()
+  await until('the text on the second browser', async () =>
+    ((await grace.locator('.cm-content').textContent()) ?? '').includes('Alfama'),
+  )
+  await type(grace, '\nDay 2: tram 28, Belém, pastéis')
+  await type(ada, '\nMuseums: Gulbenkian')
+  await ada.getByTestId('kill-2').click()
+  await until(
+    'relay-2 offline',
+    async () => (await ada.getByTestId('relay-state-2').textContent()) === 'offline',
+  )
+  await type(ada, ', Tile museum')
+  await until('two copies', async () => (await ada.getByTestId('copies').textContent()) === '2')
+  await until('the other cursor', async () => (await ada.locator('.cm-ySelectionInfo').count()) > 0)
+  await ada.mouse.move(0, 0)
+  await mkdir(dirname(out), { recursive: true })
+  await ada.screenshot({ path: out })
+  process.stdout.write(`screenshot: wrote ${out}\n`)
+} catch (err) {
+  process.stderr.write(`screenshot: ${err instanceof Error ? err.message : String(err)}\n`)
+  process.exitCode = 1
+} finally {
+  await cleanup()
+}
