@@ -15,7 +15,7 @@ const DEMO = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const ROOT = resolve(DEMO, '..')
 const RELAY_CLI = join(ROOT, 'server/dist/cli.js')
 
-const USAGE = `Usage: pnpm start [-- options]   (or: node demo/scripts/start.mjs [options])
+const USAGE = `Usage: pnpm start [options]   (or: node demo/scripts/start.mjs [options])
 
   --relay-ports A,B,C  ports of the three relays       (env RHIZOME_DEMO_RELAY_PORTS, default 4441,4442,4443)
   --control-port P     supervisor control endpoint     (env RHIZOME_DEMO_CONTROL_PORT, default 4449)
@@ -36,6 +36,8 @@ function parseOptions() {
   let values
   try {
     ;({ values } = parseArgs({
+      // `pnpm start -- --flag` hands the script a leading `--`.
+      args: process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')),
       options: {
         'relay-ports': { type: 'string' },
         'control-port': { type: 'string' },
@@ -105,7 +107,7 @@ async function checkPorts(named) {
     fail(
       `port ${taken.join(', ')} ${taken.length > 1 ? 'are' : 'is'} taken on 127.0.0.1. ` +
         'Is another `pnpm start` running? Stop it, or choose other ports, e.g.\n' +
-        '  pnpm start -- --relay-ports 5441,5442,5443 --control-port 5449 --web-port 5174',
+        '  pnpm start --relay-ports 5441,5442,5443 --control-port 5449 --web-port 5174',
     )
   }
   return result
