@@ -27,6 +27,12 @@ import { RelayMetrics } from './metrics.js'
 import { isLoopbackHost, type RelayOptions } from './options.js'
 import { type DocHost, RelayDoc } from './RelayDoc.js'
 
+/**
+ * Slowloris bounds: a connection must finish its request headers (an upgrade included) within
+ * 10 s and a whole HTTP request within 30 s; checked every 2 s rather than Node's 30 s.
+ */
+const HTTP_TIMEOUTS = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 2_000 }
+
 /** Reads a PEM file named by a TLS option; an unreadable file is a usage error naming the option. */
 function readTlsFile(option: string, file: string): Buffer {
   try {
@@ -115,7 +121,7 @@ export class Relay implements DocHost {
       : null
     let server: Server
     try {
-      server = tls ? createHttpsServer(tls) : createHttpServer()
+      server = tls ? createHttpsServer({ ...tls, ...HTTP_TIMEOUTS }) : createHttpServer(HTTP_TIMEOUTS)
     } catch (cause) {
       throw new RhizomeError(ErrorCode.USAGE, '--tls-cert/--tls-key: not a valid PEM certificate and key', {
         cause,

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { connect, type Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { encodeAwareness, encodeSyncStep1, encodeSyncUpdate } from '@rhizome/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -135,4 +136,32 @@ describe('slow reader', () => {
     expect(await roundTrips(calm, calm2, 3)).toHaveLength(3)
     reader.close()
   })
+})
+
+describe('slowloris', () => {
+  it('drops connections that never finish their request headers while others are served', async () => {
+    const relay = await startRelay()
+    // 50 connections that send half a request line and then nothing.
+    const sockets = await Promise.all(
+      Array.from(
+        { length: 50 },
+        () =>
+          new Promise<Socket>((resolve, reject) => {
+            const s = connect(relay.port, '127.0.0.1', () => {
+              s.write('GET /slow/doc HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n')
+              resolve(s)
+            })
+            s.on('error', reject)
+          }),
+      ),
+    )
+    const closed = sockets.map((s) => new Promise<void>((resolve) => s.once('close', () => resolve())))
+    for (const s of sockets) s.on('error', () => {}).resume()
+    // Meanwhile the relay serves everyone else.
+    const a = stockProvider(relay.url, 'slow/served')
+    await whenSynced(a)
+    const start = performance.now()
+    await Promise.all(closed)
+    expect(performance.now() - start).toBeLessThan(20_000)
+  }, 30_000)
 })
