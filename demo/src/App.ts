@@ -77,8 +77,9 @@ export class App {
     this.chaos.render(this.supervisor)
     setInterval(() => void this.pollSupervisor(), SUPERVISOR_POLL_MS)
     this.root.removeAttribute('aria-busy')
-    // A brand-new mesh gets one welcome note, once the relays' (empty) list has arrived.
-    this.index.handle.whenSynced({ timeout: 5000 }).then(
+    // A brand-new mesh gets one welcome note, once a relay's (empty) list has arrived: a device
+    // that never reached a relay does not invent one.
+    this.index.handle.whenSynced().then(
       () => {
         if (this.index.list().length === 0) this.createNote(WELCOME_TEXT)
       },
