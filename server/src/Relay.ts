@@ -197,6 +197,8 @@ export class Relay implements DocHost {
         this.log.warn('refused a mesh connection: this relay has no --mesh-secret')
         return
       }
+      // Mesh sockets count too: before its handshake a /_mesh socket is anyone's.
+      if (!this.#admitIp(req, socket)) return
       this.#wss!.handleUpgrade(req, socket, head, (ws) => this.mesh.accept(ws, req))
       return
     }
@@ -212,11 +214,25 @@ export class Relay implements DocHost {
       this.log.debug({ url: redactUrl(req.url ?? '') }, 'refused upgrade: bad document name')
       return
     }
+    if (!this.#admitIp(req, socket)) return
+    this.#wss!.handleUpgrade(req, socket, head, (ws) => {
+      this.#accept(ws, name, query).catch((err) => {
+        this.log.error({ err, doc: name }, 'failed to accept a socket')
+        ws.close(CloseCode.TRANSIENT, 'relay error')
+      })
+    })
+  }
+
+  /**
+   * Counts an upgrading socket against `--max-connections-per-ip` until it closes; answers 429
+   * and returns false when the address is at its limit.
+   */
+  #admitIp(req: IncomingMessage, socket: Duplex): boolean {
     const ip = req.socket.remoteAddress ?? 'unknown'
     const count = this.#connectionsPerIp.get(ip) ?? 0
     if (count >= this.options.maxConnectionsPerIp) {
       socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\n\r\n')
-      return
+      return false
     }
     this.#connectionsPerIp.set(ip, count + 1)
     socket.once('close', () => {
@@ -224,12 +240,7 @@ export class Relay implements DocHost {
       if (c <= 0) this.#connectionsPerIp.delete(ip)
       else this.#connectionsPerIp.set(ip, c)
     })
-    this.#wss!.handleUpgrade(req, socket, head, (ws) => {
-      this.#accept(ws, name, query).catch((err) => {
-        this.log.error({ err, doc: name }, 'failed to accept a socket')
-        ws.close(CloseCode.TRANSIENT, 'relay error')
-      })
-    })
+    return true
   }
 
   async #accept(ws: WebSocket, name: string, query: URLSearchParams): Promise<void> {

@@ -122,6 +122,19 @@ describe('connection limits', () => {
     })
     for (const c of open) c.close()
   })
+
+  it('counts /_mesh sockets that have not finished their handshake against the same limit', async () => {
+    const relay = await startRelay({
+      args: ['--max-connections-per-ip', '2', '--mesh-secret', 'limit-mesh-secret'],
+    })
+    const meshes = await Promise.all([1, 2].map(() => WireClient.open(relay.url, '', { rawPath: '_mesh' })))
+    expect(await rawUpgradeStatus(relay.port, '/_mesh')).toBe(429)
+    expect(await rawUpgradeStatus(relay.port, '/limit/doc')).toBe(429)
+    for (const c of meshes) c.close()
+    await eventually(async () => (await rawUpgradeStatus(relay.port, '/limit/doc')) === 101, {
+      what: 'slots freed',
+    })
+  })
 })
 
 function hasOpenssl(): boolean {
