@@ -148,6 +148,12 @@ export class Nemesis {
     this.#history.fault(`majorities ring (${style}) over ${relays.join(' ')}`)
   }
 
+  /** Cuts (or blackholes) the given links. */
+  cut(proxies: FaultProxy[], style: PartitionStyle = 'cut'): void {
+    this.#apply(proxies, style)
+    this.#history.fault(`${style} ${proxies.map((p) => p.name).join(' ')}`)
+  }
+
   /** Cuts every link of one node. */
   isolate(node: string, style: PartitionStyle = 'cut'): void {
     this.#apply(this.cluster.linksOf(node), style)

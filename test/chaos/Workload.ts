@@ -50,10 +50,27 @@ export class Workload {
   step(): string | null {
     const writable = this.devices().filter((d) => d.writable)
     if (writable.length === 0) return null
-    const device = this.rng.pick(writable)
-    const doc = this.rng.pick(this.docs)
+    return this.stepOn(this.rng.pick(writable))
+  }
+
+  /** Issues one random edit on `device` (to a random document, or `doc`). */
+  stepOn(device: ChaosDevice, doc = this.rng.pick(this.docs)): string {
     const token = `${device.name}.${++this.#counter}`
-    const op = this.#op(token)
+    return this.#issue(device, doc, token, this.#op(token))
+  }
+
+  /**
+   * Issues one large text insert (about `bytes` long) on `device`: a commit that takes a while,
+   * so that edits right behind it wait for it in the relays' group commit.
+   */
+  ballast(device: ChaosDevice, bytes: number, doc = this.rng.pick(this.docs)): string {
+    const token = `${device.name}.${++this.#counter}`
+    const piece = `${TOKEN_OPEN}${token}${TOKEN_CLOSE}`
+    const text = piece.repeat(Math.max(1, Math.floor(bytes / piece.length)))
+    return this.#issue(device, doc, token, { kind: 'text-insert', at: this.rng.float(), text })
+  }
+
+  #issue(device: ChaosDevice, doc: string, token: string, op: Op): string {
     this.history.issued({
       token,
       device: device.name,
