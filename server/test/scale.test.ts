@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { encodeSyncUpdate } from '@rhizome/protocol'
 import { DocStore } from '@rhizome/store'
 import { ClassicLevel } from 'classic-level'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -8,6 +9,7 @@ import * as Y from 'yjs'
 import { eventually, type RelayProcess, startRelay, stopAllRelays } from '../../test/support/relays.js'
 import { rssOf } from './support/memory.js'
 import { stockProvider, whenSynced } from './support/providers.js'
+import { WireClient } from './support/WireClient.js'
 
 const DOCS = 10_000
 const MiB = 1024 * 1024
@@ -79,5 +81,47 @@ describe('10,000 stored documents', () => {
       p.destroy()
     }
     expect(await rssOf(relay.child!.pid!)).toBeLessThan(emptyRss + 60 * MiB)
+
+    // /docs pages through all of them in name order; `next` is the last name of a page.
+    const first = await (await fetch(`${relay.httpUrl}/docs?limit=3`)).json()
+    expect(first.docs.map((d: { name: string }) => d.name)).toEqual([
+      'scale/00000',
+      'scale/00001',
+      'scale/00002',
+    ])
+    expect(first.next).toBe('scale/00002')
+    const second = await (await fetch(`${relay.httpUrl}/docs?limit=2&after=${first.next}`)).json()
+    expect(second.docs.map((d: { name: string }) => d.name)).toEqual(['scale/00003', 'scale/00004'])
+    const last = await (await fetch(`${relay.httpUrl}/docs?after=scale/09998`)).json()
+    expect(last).toMatchObject({ docs: [{ name: 'scale/09999' }], next: null })
+    expect(last.docs[0].digest).toMatch(/^[0-9a-f]{64}$/)
+    expect((await fetch(`${relay.httpUrl}/docs?limit=zero`)).status).toBe(400)
+  })
+})
+
+describe('idle documents', () => {
+  it('are flushed and evicted from memory, and load again on demand', async () => {
+    const relay = await startRelay({ args: ['--idle-ms', '300'] })
+    const active = async () => {
+      const text = await (await fetch(`${relay.httpUrl}/metrics`)).text()
+      return Number(/^rhizome_docs_active (\d+)/m.exec(text)?.[1])
+    }
+    const clients = await Promise.all(
+      Array.from({ length: 30 }, async (_, i) => {
+        const c = await WireClient.open(relay.url, `idle/${i}`)
+        const d = new Y.Doc()
+        d.getText('t').insert(0, `idle ${i}`)
+        c.send(encodeSyncUpdate(Y.encodeStateAsUpdate(d)))
+        await c.waitFor('ack')
+        return c
+      }),
+    )
+    expect(await active()).toBe(30)
+    for (const c of clients) c.close()
+    await eventually(async () => (await active()) === 0, { what: 'every idle document evicted' })
+    const p = stockProvider(relay.url, 'idle/7')
+    await whenSynced(p)
+    expect(p.doc.getText('t').toString()).toBe('idle 7')
+    expect(await active()).toBe(1)
   })
 })
