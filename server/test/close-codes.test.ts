@@ -182,4 +182,15 @@ describe('shutdown', () => {
     await whenSynced(reader)
     expect(reader.doc.getText('t').toString()).toBe('flushed before exit')
   })
+
+  it('treats SIGINT like SIGTERM', async () => {
+    const relay = await startRelay()
+    const client = await WireClient.open(relay.url, 'cc/sigint')
+    await client.waitFor('sync-step1')
+    const child = relay.child!
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    child.kill('SIGINT')
+    expect((await client.waitEnd()).code).toBe(1001)
+    expect(await exited).toBe(0)
+  })
 })
