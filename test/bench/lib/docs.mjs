@@ -1,0 +1,36 @@
+// Synthetic documents of a given size for the recovery and idle scenarios: seeded, each written as a
+// few updates (as a document grows in a session), deterministic from the seed.
+import * as Y from 'yjs'
+
+/** A small seeded PRNG (mulberry32). */
+export function prng(seed) {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const WORDS = 'the of relay replica durable update peer store commit snapshot catalog digest'.split(' ')
+
+/** `count` documents `doc-00000`... of about `bytes` each, each as `parts` updates. */
+export function* syntheticDocs(count, { bytes = 10_000, parts = 5, seed = 9 } = {}) {
+  const rand = prng(seed)
+  for (let i = 0; i < count; i++) {
+    const doc = new Y.Doc()
+    doc.clientID = 1000 + i
+    const text = doc.getText('t')
+    const updates = []
+    doc.on('update', (u) => updates.push(u))
+    for (let p = 0; p < parts; p++) {
+      let chunk = ''
+      while (chunk.length < bytes / parts) chunk += `${WORDS[Math.floor(rand() * WORDS.length)]} `
+      text.insert(text.length, chunk)
+    }
+    doc.destroy()
+    yield [`doc-${String(i).padStart(5, '0')}`, updates]
+  }
+}
