@@ -81,10 +81,10 @@ describe('socket tokens', () => {
   })
 
   it('closes a socket with 4401 when its token expires while it is open', async () => {
-    const shortLived = await token({ docs: ['team/**'], access: 'write', expiresIn: 2 })
+    const shortLived = await token({ docs: ['team/**'], access: 'write', expiresIn: 4 })
     const client = await WireClient.open(relay.url, 'team/plan', { token: shortLived })
     await client.waitFor('sync-step1')
-    const end = await client.waitEnd(8000)
+    const end = await client.waitEnd(12_000)
     expect(end.code).toBe(4401)
     expect(client.messages.at(-1)?.type).toBe('auth-denied')
   })
