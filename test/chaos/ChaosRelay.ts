@@ -95,9 +95,21 @@ export class ChaosRelay {
    * power loss leaves it. The relay must be stopped. Returns the file and its sizes, or null when
    * there is no non-empty log.
    */
-  async truncateNewestLog(): Promise<{ file: string; from: number; to: number } | null> {
+  truncateNewestLog(): Promise<{ file: string; from: number; to: number } | null> {
+    return this.#truncateNewest('.log')
+  }
+
+  /**
+   * Truncates the newest LevelDB table file (`.ldb`) to half its length. The relay must be
+   * stopped. Returns the file and its sizes, or null when there is no table yet.
+   */
+  truncateNewestTable(): Promise<{ file: string; from: number; to: number } | null> {
+    return this.#truncateNewest('.ldb')
+  }
+
+  async #truncateNewest(ext: string): Promise<{ file: string; from: number; to: number } | null> {
     if (this.running) throw new Error(`${this.name}: truncating needs a stopped relay`)
-    const files = (await readdir(this.dataDir)).filter((f) => f.endsWith('.log') && f !== 'LOG')
+    const files = (await readdir(this.dataDir)).filter((f) => f.endsWith(ext) && f !== 'LOG')
     files.sort()
     const file = files.at(-1)
     if (!file) return null

@@ -78,15 +78,25 @@ export class Nemesis {
 
   /**
    * Corrupts a relay's disk while it is down: flips a byte in `records` stored values through the
-   * raw database and, when `truncateLog`, cuts the newest LevelDB log in half. The relay is
+   * raw database and, when `truncateLog` / `truncateTable`, cuts the newest LevelDB log / table
+   * file in half. The relay is
    * killed first and left stopped.
    */
-  async corruptRelay(relay: ChaosRelay, records: number, truncateLog: boolean): Promise<string[]> {
+  async corruptRelay(
+    relay: ChaosRelay,
+    records: number,
+    truncateLog: boolean,
+    truncateTable = false,
+  ): Promise<string[]> {
     await relay.kill9()
     const docs = await relay.flipStoredBytes(this.rng, records)
     this.#history.fault(`flip a byte in ${records} stored records of ${relay.name} (docs ${docs.join(' ')})`)
     if (truncateLog) {
       const t = await relay.truncateNewestLog()
+      if (t) this.#history.fault(`truncate ${relay.name}/${t.file} from ${t.from} to ${t.to} bytes`)
+    }
+    if (truncateTable) {
+      const t = await relay.truncateNewestTable()
       if (t) this.#history.fault(`truncate ${relay.name}/${t.file} from ${t.from} to ${t.to} bytes`)
     }
     return docs
