@@ -39,6 +39,19 @@ describe('ACK', () => {
     for (let i = 1; i < acks.length; i++) expect(acks[i]!.n).toBeGreaterThanOrEqual(acks[i - 1]!.n)
     expect(acks.every((a) => a.copies === 1)).toBe(true)
     expect(acks.every((a) => a.n >= 1 && a.n <= 6)).toBe(true)
+
+    // The metrics of issue 3 count what just happened.
+    const metrics = await (await fetch(`${relay.httpUrl}/metrics`)).text()
+    const value = (line: string) =>
+      Number(new RegExp(`^${line} (\\S+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN)
+    expect(value('rhizome_connections')).toBe(1)
+    expect(value('rhizome_docs_active')).toBe(1)
+    expect(value('rhizome_docs_stored')).toBe(1)
+    expect(value('rhizome_updates_in_total')).toBe(6)
+    expect(value('rhizome_bytes_in_total')).toBeGreaterThan(0)
+    expect(value('rhizome_bytes_out_total')).toBeGreaterThan(0)
+    expect(value('rhizome_commit_seconds_count')).toBeGreaterThan(0)
+    expect(value('rhizome_ack_seconds_count\\{copies="1"\\}')).toBeGreaterThan(0)
     client.close()
   })
 
