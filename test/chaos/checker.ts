@@ -113,6 +113,7 @@ export async function awaitConvergence(
 ): Promise<{ diverged: string[]; ms: number }> {
   const start = Date.now()
   let diverged: string[] = ['not checked yet']
+  let lastLog = start
   while (Date.now() - start < timeoutMs) {
     try {
       diverged = divergedDocs(cluster, await snapshotDigests(cluster))
@@ -120,6 +121,13 @@ export async function awaitConvergence(
       diverged = [`could not read every replica: ${(err as Error).message}`]
     }
     if (diverged.length === 0) break
+    if (Date.now() - lastLog > 10_000) {
+      lastLog = Date.now()
+      cluster.history.log(
+        'info',
+        `still diverging after ${lastLog - start} ms: ${diverged.slice(0, 3).join('; ')}`,
+      )
+    }
     await new Promise((r) => setTimeout(r, 500))
   }
   return { diverged, ms: Date.now() - start }

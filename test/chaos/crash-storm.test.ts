@@ -11,7 +11,7 @@ it('crash-storm: repeated kill -9 of relays and devices during writes loses noth
   let killAllRounds = 0
   const result = await runScenario(
     'crash-storm',
-    { editIntervalMs: 20 },
+    { editIntervalMs: 20, quietTimeoutMs: 150_000 },
     async ({ cluster, nemesis, workload, rng }) => {
       workload.start()
       for (let round = 0; round < 6; round++) {
