@@ -96,19 +96,13 @@ export class Relay implements DocHost {
   /** Opens the store, starts listening and dials the peers. Resolves once listening. */
   async start(): Promise<void> {
     await mkdir(this.options.dataDir, { recursive: true })
-    const db = new ClassicLevel<string, Uint8Array>(this.options.dataDir, { valueEncoding: 'view' })
-    try {
-      await db.open()
-    } catch (err) {
-      const code =
-        (err as { code?: string; cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code
-      if (code === 'LEVEL_LOCKED') {
-        throw new RhizomeError(ErrorCode.USAGE, `--data ${this.options.dataDir} is in use by another relay`)
-      }
-      throw err
-    }
+    const { db, repaired } = await this.#openDatabase()
     this.store = await DocStore.open(db, {
       onCommit: ({ ms }) => this.metrics.commitSeconds.observe(ms / 1000),
+      onError: (err) => this.log.warn({ err }, 'background store work failed'),
+      // After a LevelDB-level repair, records may be gone without a checksum failing: recompute
+      // every digest so anti-entropy re-fetches whatever was lost.
+      distrustDigests: repaired,
     })
     this.id = this.options.id ?? `relay-${this.store.id.slice(0, 8)}`
     this.mesh = new Mesh(this)
@@ -151,6 +145,45 @@ export class Relay implements DocHost {
     this.#pingTimer = setInterval(() => this.#ping(), 30_000)
     this.#pingTimer.unref()
     this.mesh.start()
+  }
+
+  /**
+   * Opens the LevelDB directory. A database LevelDB itself reports as damaged (a torn or truncated
+   * table, a broken manifest) is repaired with LevelDB's own repair, which keeps every readable
+   * record; what was lost comes back from the peers through anti-entropy.
+   */
+  async #openDatabase(): Promise<{ db: ClassicLevel<string, Uint8Array>; repaired: boolean }> {
+    const dir = this.options.dataDir
+    const open = async () => {
+      const db = new ClassicLevel<string, Uint8Array>(dir, { valueEncoding: 'view' })
+      await db.open()
+      try {
+        // LevelDB reports a damaged table only when it is read: read everything once, without
+        // filling the block cache, so damage is found and repaired before anything is served.
+        for await (const _ of db.iterator({ keyEncoding: 'buffer', valueEncoding: 'buffer', fillCache: false })) {
+        }
+      } catch (err) {
+        await db.close().catch(() => {})
+        throw err
+      }
+      return db
+    }
+    const codeOf = (err: unknown) =>
+      (err as { code?: string; cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code
+    try {
+      return { db: await open(), repaired: false }
+    } catch (err) {
+      const code = codeOf(err)
+      if (code === 'LEVEL_LOCKED') {
+        throw new RhizomeError(ErrorCode.USAGE, `--data ${dir} is in use by another relay`)
+      }
+      if (code !== 'LEVEL_CORRUPTION' && code !== 'LEVEL_IO_ERROR') throw err
+      this.log.warn({ dir, err: (err as Error).cause ?? err }, 'database is damaged (corrupt); repairing it')
+      await ClassicLevel.repair(dir)
+      const db = await open()
+      this.log.warn({ dir }, 'database repaired; lost records will be refetched from peers')
+      return { db, repaired: true }
+    }
   }
 
   /** `ws://host:port` this relay listens on. */

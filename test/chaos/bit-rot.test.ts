@@ -76,9 +76,9 @@ it(
   () => bitRot('bit-rot', false),
 )
 
-// The same with the newest LevelDB table file (.ldb) cut in half as well. Fails today: the relay
-// exits at start with "IO error: ...ldb: Invalid argument" (LEVEL_IO_ERROR) instead of repairing
-// the database and refilling from its peers (see test/README.md, "Known failures").
+// The same with the newest LevelDB table file (.ldb) cut in half as well. Regression: the relay used
+// to exit at start with "IO error: ...ldb: Invalid argument" (LEVEL_IO_ERROR) instead of repairing
+// the database and refilling from its peers.
 it(
   'bit-rot-table: a truncated LevelDB table file is survived and refilled from a peer',
   { timeout: SCENARIO_TIMEOUT_MS },

@@ -16,7 +16,7 @@ import {
   snapshotKey,
 } from './keys.js'
 import { MetaCache, type MetaEntry } from './MetaCache.js'
-import { type DocMeta, decodeMeta, emptyMeta } from './meta.js'
+import { type DocMeta, decodeMeta, emptyMeta, encodeMeta } from './meta.js'
 import { type AnyLevel, type DocRecords, RAW, readDocRecords, rebuildMeta } from './records.js'
 import { applyRecords, corruptError, mergeRecords, validateUpdate } from './replica.js'
 
@@ -35,6 +35,13 @@ export interface DocStoreOptions {
   onError?: (err: unknown) => void
   /** Meta records kept in memory (LRU). Default 10,000. */
   metaCacheSize?: number
+  /**
+   * Drop every cached digest and state vector at open, so each is recomputed from the records
+   * themselves. For a database that was just repaired at the LevelDB level: records may have been
+   * lost without a checksum noticing, and a cached digest would then claim state the store no
+   * longer holds (anti-entropy would never re-fetch it).
+   */
+  distrustDigests?: boolean
 }
 
 /** One document as listed by {@link DocStore.catalog}. */
@@ -143,6 +150,7 @@ export class DocStore {
         SYNC_BATCH,
       )
     }
+    if (options.distrustDigests) await forgetDigests(db)
     let docCount = 0
     for await (const _ of db.keys<string>({ ...metaRange(), keyEncoding: 'utf8' })) docCount++
     const corrupt = new Set<string>()
@@ -629,4 +637,28 @@ export class DocStore {
       throw err
     }
   }
+}
+
+/** Rewrites every readable meta record without its cached digest and state vector. */
+async function forgetDigests(db: AnyLevel): Promise<void> {
+  let ops: { type: 'put'; key: string; value: Uint8Array }[] = []
+  for await (const [key, value] of db.iterator<string, Uint8Array>({ ...metaRange(), ...RAW })) {
+    const payload = decodeChecked(key, value)
+    if (payload === null) continue // found and reported as corrupt when read
+    let meta: DocMeta
+    try {
+      meta = decodeMeta(payload)
+    } catch {
+      continue
+    }
+    if (meta.digest === null) continue
+    meta.digest = null
+    meta.stateVector = null
+    ops.push({ type: 'put', key, value: encodeChecked(key, encodeMeta(meta)) })
+    if (ops.length >= 1000) {
+      await db.batch<string, Uint8Array>(ops, SYNC_BATCH)
+      ops = []
+    }
+  }
+  if (ops.length > 0) await db.batch<string, Uint8Array>(ops, SYNC_BATCH)
 }
