@@ -35,26 +35,36 @@ type Verdict =
   | { must: null }
 
 /** A fuzz frame generator over one seeded random source. */
-class FrameFactory {
-  readonly #real: Uint8Array[] = []
+/** Real messages to mutate: sync steps and updates of a document with text, maps, arrays and
+ * deletions, and awareness updates. */
+function realFrames(): Uint8Array[] {
+  const real: Uint8Array[] = []
+  const doc = new Y.Doc()
+  doc.on('update', (u: Uint8Array) => real.push(encodeSyncUpdate(u)))
+  doc.getText('t').insert(0, 'fuzzing the relay')
+  doc.getMap('m').set('k', { nested: [1, 'two', null] })
+  doc.getArray('a').push([1, 2, 3, new Uint8Array([9, 9])])
+  doc.getText('t').delete(2, 5)
+  real.push(encodeSyncStep1(Y.encodeStateVector(doc)))
+  real.push(encodeSyncStep2(Y.encodeStateAsUpdate(doc)))
+  const awareness = new awarenessProtocol.Awareness(doc)
+  awareness.setLocalState({ user: { name: 'fuzz', color: '#123456' } })
+  real.push(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(awareness, [doc.clientID])))
+  real.push(encodeQueryAwareness())
+  awareness.destroy()
+  return real
+}
 
-  constructor(readonly random: () => number) {
-    // Real messages to mutate: sync steps and updates of a document with text, maps, arrays and
-    // deletions, and awareness updates.
-    const doc = new Y.Doc()
-    doc.on('update', (u: Uint8Array) => this.#real.push(encodeSyncUpdate(u)))
-    doc.getText('t').insert(0, 'fuzzing the relay')
-    doc.getMap('m').set('k', { nested: [1, 'two', null] })
-    doc.getArray('a').push([1, 2, 3, new Uint8Array([9, 9])])
-    doc.getText('t').delete(2, 5)
-    this.#real.push(encodeSyncStep1(Y.encodeStateVector(doc)))
-    this.#real.push(encodeSyncStep2(Y.encodeStateAsUpdate(doc)))
-    const awareness = new awarenessProtocol.Awareness(doc)
-    awareness.setLocalState({ user: { name: 'fuzz', color: '#123456' } })
-    this.#real.push(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(awareness, [doc.clientID])))
-    this.#real.push(encodeQueryAwareness())
-    awareness.destroy()
-  }
+/**
+ * A fuzz frame generator over one seeded random source. Each socket gets its own, seeded from the
+ * run's seed and the socket's index, so a socket's frames do not depend on how concurrent sockets
+ * interleave: the seed replays them exactly.
+ */
+class FrameFactory {
+  constructor(
+    readonly random: () => number,
+    readonly real: readonly Uint8Array[],
+  ) {}
 
   int(n: number): number {
     return Math.floor(this.random() * n)
@@ -105,7 +115,7 @@ class FrameFactory {
         return { kind, frame: encoding.toUint8Array(e) }
       }
       case 'mutated': {
-        const frame = this.pick(this.#real).slice()
+        const frame = this.pick(this.real).slice()
         const edits = 1 + this.int(4)
         let out = frame
         for (let i = 0; i < edits; i++) {
@@ -132,7 +142,7 @@ class FrameFactory {
       case 'oversize':
         return { kind, frame: encodeSyncUpdate(this.bytes(MAX_MESSAGE_BYTES + 1 + this.int(1024))) }
       default:
-        return { kind, frame: this.pick(this.#real) }
+        return { kind, frame: this.pick(this.real) }
     }
   }
 }
@@ -205,7 +215,7 @@ describe('protocol fuzzer', () => {
       const legit = await writeLegit(relay, 4)
       const rssStart = await rssOf(pid)
       const rss = sampleRss(pid)
-      const factory = new FrameFactory(prng(seed))
+      const real = realFrames()
       const closes = new Map<number | null, number>()
       const mustViolations: string[] = []
       let sent = 0
@@ -214,7 +224,7 @@ describe('protocol fuzzer', () => {
 
       /** One socket: frames until one the oracle knows is bad, then its close code is checked. */
       const runSocket = async (index: number): Promise<void> => {
-        const r = factory
+        const r = new FrameFactory(prng((seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0), real)
         // Legitimate documents only ever see frames that must be refused whole; fuzz documents
         // see everything, including mutated updates that Yjs may accept.
         const onLegit = r.random() < 0.3
@@ -225,8 +235,17 @@ describe('protocol fuzzer', () => {
         socketsUsed++
         const planned: { frame: Uint8Array; kind: string; verdict: Verdict }[] = []
         if (flood) {
-          for (let i = 0; i < RATE_MESSAGES * 3; i++) {
-            planned.push({ frame: encodeQueryAwareness(), kind: 'flood', verdict: { must: null } })
+          // As fast as the socket takes them, until the relay closes it (at most 60 s worth).
+          const query = encodeQueryAwareness()
+          planned.push({ frame: query, kind: 'flood', verdict: { must: null } })
+          for (let i = 0; i < RATE_MESSAGES * 60 && client.ws.readyState === client.ws.OPEN; i++) {
+            client.send(query)
+            floodSent++
+            // Keep the pressure on without queueing megabytes locally.
+            if (i % 500 === 499) await new Promise((resolve) => setImmediate(resolve))
+            while (client.ws.bufferedAmount > 16_384 && !client.ended) {
+              await new Promise((resolve) => setTimeout(resolve, 1))
+            }
           }
         } else {
           const length = 1 + r.int(20)
@@ -240,17 +259,24 @@ describe('protocol fuzzer', () => {
         }
         const last = planned.at(-1)!
         for (const p of planned) {
-          if (client.ended) break
+          if (client.ended || flood) break
           client.send(p.frame)
-          if (flood) floodSent++
-          else sent++
+          sent++
         }
         if (last.verdict.must === null && !flood) {
           // Well-formed to the end: a final client-sent ACK must close it.
           client.send(encodeAck(1, 1))
           sent++
         }
-        const end = await client.waitEnd(15_000)
+        let end: Awaited<ReturnType<WireClient['waitEnd']>>
+        try {
+          end = await client.waitEnd(15_000)
+        } catch {
+          const hex = planned.map((p) => `${p.kind}:${Buffer.from(p.frame).toString('hex').slice(0, 200)}`)
+          mustViolations.push(`socket ${index} on ${name} never closed after ${hex.join(' ')}`)
+          client.close()
+          return
+        }
         closes.set(end.code, (closes.get(end.code) ?? 0) + 1)
         const allowed = flood ? [4429] : [4400, 4413, 4429]
         if (!allowed.includes(end.code ?? -1)) {
