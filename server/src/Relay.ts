@@ -160,7 +160,11 @@ export class Relay implements DocHost {
       try {
         // LevelDB reports a damaged table only when it is read: read everything once, without
         // filling the block cache, so damage is found and repaired before anything is served.
-        for await (const _ of db.iterator({ keyEncoding: 'buffer', valueEncoding: 'buffer', fillCache: false })) {
+        for await (const _ of db.iterator({
+          keyEncoding: 'buffer',
+          valueEncoding: 'buffer',
+          fillCache: false,
+        })) {
         }
       } catch (err) {
         await db.close().catch(() => {})
