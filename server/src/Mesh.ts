@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http'
-import { CloseCode, digestOfDoc, ErrorCode, isRhizomeError } from '@rhizome/protocol'
-import { WebSocket } from 'ws'
+import type { Duplex } from 'node:stream'
+import { CloseCode, digestOfDoc, ErrorCode, isRhizomeError, MESH_MAX_FRAME_BYTES } from '@rhizome/protocol'
+import { WebSocket, WebSocketServer } from 'ws'
 import * as Y from 'yjs'
 import type { AckSource } from './AckTracker.js'
 import { backoffDelay } from './backoff.js'
@@ -29,6 +30,11 @@ export class Mesh {
   #recovering: boolean
   #stopped = false
   #antiEntropyTimer: ReturnType<typeof setInterval> | null = null
+  /**
+   * Mesh sockets have their own frame limit, independent of `--max-message-bytes` for clients:
+   * large messages travel in chunks, so one small limit holds before and after the handshake.
+   */
+  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MESH_MAX_FRAME_BYTES })
 
   constructor(readonly relay: Relay) {
     this.#dialers = relay.options.peers.map((url) => ({ url, link: null, attempt: 0, timer: null }))
@@ -56,6 +62,7 @@ export class Mesh {
     if (this.#antiEntropyTimer) clearInterval(this.#antiEntropyTimer)
     for (const d of this.#dialers) if (d.timer) clearTimeout(d.timer)
     for (const link of this.links) link.close(CloseCode.GOING_AWAY, 'relay shutting down')
+    for (const ws of this.#wss.clients) ws.terminate()
   }
 
   /** Peers as `/healthz` reports them. */
@@ -70,11 +77,18 @@ export class Mesh {
   #dial(dialer: Dialer): void {
     if (this.#stopped) return
     const base = dialer.url.replace(/\/+$/, '')
-    const ws = new WebSocket(`${base}/_mesh`, { maxPayload: 0, handshakeTimeout: 10_000 })
+    const ws = new WebSocket(`${base}/_mesh`, { maxPayload: MESH_MAX_FRAME_BYTES, handshakeTimeout: 10_000 })
     const link = new PeerLink(ws, 'dialer', this, dialer.url)
     dialer.link = link
-    // Until the socket opens, the hello is held by ws.
-    ws.on('unexpected-response', () => ws.terminate())
+    ws.on('unexpected-response', (_req, res) => {
+      this.relay.log.warn({ peer: dialer.url, status: res.statusCode }, 'peer refused the mesh connection')
+      ws.terminate()
+    })
+  }
+
+  /** Completes a `/_mesh` upgrade and starts the acceptor side of the handshake. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req))
   }
 
   /** A peer dialed us. */

@@ -1,11 +1,15 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import {
   CloseCode,
+  chunkMeshFrame,
   decodeMeshMessage,
+  ErrorCode,
   encodeMeshMessage,
   isRhizomeError,
+  isValidDocName,
   MESH_PROTOCOL_VERSION,
   type MeshMessage,
+  RhizomeError,
 } from '@rhizome/protocol'
 import type { WebSocket } from 'ws'
 import * as Y from 'yjs'
@@ -22,6 +26,10 @@ const SEND_HIGH_WATER = 1024 * 1024
 const SLOW_PEER_BYTES = 64 * 1024 * 1024
 /** Inbound frames queued before the socket is paused. */
 const INBOUND_HIGH_WATER = 256
+/** A link that has not authenticated by then is closed. */
+const HANDSHAKE_TIMEOUT_MS = 10_000
+/** Largest message reassembled from chunks. */
+const MAX_REASSEMBLED_BYTES = 1024 * 1024 * 1024
 
 const EMPTY_UPDATE = Y.encodeStateAsUpdate(new Y.Doc())
 
@@ -32,6 +40,10 @@ function proof(
   acceptorNonce: Uint8Array,
 ) {
   return createHmac('sha256', secret).update(role).update(dialerNonce).update(acceptorNonce).digest()
+}
+
+function malformedMesh(detail: string): RhizomeError {
+  return new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, `malformed mesh message: ${detail}`)
 }
 
 function sameProof(a: Uint8Array, b: Uint8Array): boolean {
@@ -70,6 +82,10 @@ export class PeerLink implements AckSource {
   // Durability of what the peer sent us: seqs applied, in order, each with its commit promise.
   #durable: { seq: number; done: boolean }[] = []
   #ackedOut = 0
+  // Chunks of a large message being reassembled.
+  #chunks: Uint8Array[] = []
+  #chunkBytes = 0
+  readonly #handshakeTimer: ReturnType<typeof setTimeout>
 
   constructor(
     readonly ws: WebSocket,
@@ -84,6 +100,10 @@ export class PeerLink implements AckSource {
     )
     ws.on('close', () => this.#onClose())
     ws.on('error', () => this.#onClose())
+    this.#handshakeTimer = setTimeout(() => {
+      if (this.state === 'handshake') this.close(CloseCode.UNAUTHORIZED, 'mesh handshake timed out')
+    }, HANDSHAKE_TIMEOUT_MS)
+    this.#handshakeTimer.unref()
     if (role === 'dialer') {
       const hello = () =>
         this.#send({
@@ -104,8 +124,9 @@ export class PeerLink implements AckSource {
 
   #send(m: MeshMessage): void {
     if (this.ws.readyState !== this.ws.OPEN) return
-    const frame = encodeMeshMessage(m)
-    if (this.ws.bufferedAmount + frame.length > SLOW_PEER_BYTES) {
+    // What is already queued decides: a peer that has not read 64 MiB is too slow, whatever the size
+    // of this message (a large document must still get through to a healthy peer).
+    if (this.ws.bufferedAmount > SLOW_PEER_BYTES) {
       this.close(CloseCode.TRANSIENT, 'peer too slow')
       return
     }
@@ -115,7 +136,7 @@ export class PeerLink implements AckSource {
         m.update.length,
       )
     }
-    this.ws.send(frame)
+    for (const frame of chunkMeshFrame(encodeMeshMessage(m))) this.ws.send(frame)
   }
 
   /** Closes the link; the dialer side reconnects with backoff. */
@@ -127,6 +148,8 @@ export class PeerLink implements AckSource {
 
   #onClose(): void {
     if (this.state === 'closed') return
+    clearTimeout(this.#handshakeTimer)
+    this.#chunks = []
     const wasOpen = this.state === 'open'
     this.state = 'closed'
     this.ws.terminate()
@@ -152,7 +175,8 @@ export class PeerLink implements AckSource {
           this.ws.resume()
         }
         try {
-          await this.#handle(decodeMeshMessage(frame))
+          const message = this.#reassemble(decodeMeshMessage(frame))
+          if (message) await this.#handle(message)
         } catch (err) {
           if (isRhizomeError(err) && err.code === 'PROTOCOL_MALFORMED') {
             this.mesh.relay.log.warn({ peer: this.peerRelayId, err: err.message }, 'malformed mesh message')
@@ -169,8 +193,38 @@ export class PeerLink implements AckSource {
     }
   }
 
+  /** Collects chunks; returns the message once whole (or at once when it was not chunked). */
+  #reassemble(m: MeshMessage): MeshMessage | null {
+    if (m.type !== 'chunk') {
+      if (this.#chunks.length > 0) throw malformedMesh('a message interrupted a chunked message')
+      return m
+    }
+    // Only an authenticated peer may make us buffer more than one frame.
+    if (this.state !== 'open') throw malformedMesh('chunk before the handshake')
+    this.#chunks.push(m.bytes)
+    this.#chunkBytes += m.bytes.length
+    if (this.#chunkBytes > MAX_REASSEMBLED_BYTES) throw malformedMesh('chunked message too large')
+    if (!m.last) return null
+    const whole = new Uint8Array(this.#chunkBytes)
+    let at = 0
+    for (const c of this.#chunks) {
+      whole.set(c, at)
+      at += c.length
+    }
+    this.#chunks = []
+    this.#chunkBytes = 0
+    const inner = decodeMeshMessage(whole)
+    if (inner.type === 'chunk') throw malformedMesh('nested chunk')
+    return inner
+  }
+
   async #handle(m: MeshMessage): Promise<void> {
     if (this.state === 'handshake') return this.#handshake(m)
+    if ('name' in m && !isValidDocName(m.name)) throw malformedMesh(`invalid document name from peer`)
+    if (m.type === 'catalog') {
+      for (const e of m.entries)
+        if (!isValidDocName(e.name)) throw malformedMesh('invalid document name from peer')
+    }
     switch (m.type) {
       case 'catalog':
         return this.#onCatalog(m.entries, m.last, m.round)
@@ -242,6 +296,7 @@ export class PeerLink implements AckSource {
       return
     }
     this.state = 'open'
+    clearTimeout(this.#handshakeTimer)
     this.mesh.onLinkOpen(this)
     void this.startRound()
   }

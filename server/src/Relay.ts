@@ -236,7 +236,7 @@ export class Relay implements DocHost {
       }
       // Mesh sockets count too: before its handshake a /_mesh socket is anyone's.
       if (!this.#admitIp(req, socket)) return
-      this.#wss!.handleUpgrade(req, socket, head, (ws) => this.mesh.accept(ws, req))
+      this.mesh.handleUpgrade(req, socket, head)
       return
     }
     let name: string

@@ -200,4 +200,29 @@ describe('relay mesh', () => {
     expect((await readDoc(a.url, 'rot/other')).getText('t').toString()).toBe('untouched')
     await eventually(() => digestsConverged([a, b]), { what: 'digests equal after repair' })
   })
+
+  it('replicates a document far larger than --max-message-bytes (chunked mesh messages)', async () => {
+    const limit = ['--max-message-bytes', '65536']
+    const a = await startRelay({ args: limit })
+    const writer = await RawClient.connect(a.url, 'big/doc')
+    const text = writer.doc.getText('t')
+    for (let i = 0; i < 60; i++) text.insert(text.length, `${i}:`.padEnd(50_000, 'x'))
+    await writer.waitForCopies(1, 30_000)
+    const b = await startRelay({ peers: [a.url], args: limit })
+    await eventually(async () => !(await health(b.httpUrl)).recovering, {
+      timeout: 30_000,
+      what: 'B pulled A',
+    })
+    const catalog = await digestsConverged([a, b])
+    expect(catalog ? catalog.get('big/doc') : null).toBe(digestOfDoc(writer.doc))
+    expect(b.log.join('')).not.toMatch(/peer link closed/)
+    writer.close()
+  })
+
+  it('closes a mesh socket that never authenticates', async () => {
+    const a = await startRelay()
+    const ws = new WebSocket(`${a.url}/_mesh`)
+    const code = await new Promise<number>((resolve) => ws.on('close', (c) => resolve(c)))
+    expect(code).toBe(4401)
+  })
 })

@@ -3,8 +3,11 @@ export { digestOfDoc, digestOfUpdate, toHex } from './digest.js'
 export { docNameProblem, encodeDocName, isValidDocName, MAX_DOC_NAME_BYTES, parseDocName } from './docName.js'
 export { closeCodeFor, ErrorCode, isRhizomeError, RhizomeError } from './errors.js'
 export {
+  chunkMeshFrame,
   decodeMeshMessage,
   encodeMeshMessage,
+  MESH_CHUNK_BYTES,
+  MESH_MAX_FRAME_BYTES,
   MESH_PROTOCOL_VERSION,
   type MeshMessage,
 } from './meshMessages.js'

@@ -5,13 +5,32 @@ import { ErrorCode, RhizomeError } from './errors.js'
 /** Version of the relay-to-relay protocol spoken on `/_mesh`. */
 export const MESH_PROTOCOL_VERSION = 1
 
+/** Encoded mesh messages above this size are sent as chunks. */
+export const MESH_CHUNK_BYTES = 1024 * 1024
+
+/** Largest WebSocket frame a mesh socket accepts (a chunk plus its header, with room to spare). */
+export const MESH_MAX_FRAME_BYTES = 2 * MESH_CHUNK_BYTES
+
+/** Splits an encoded mesh message into `chunk` messages when it is too large for one frame. */
+export function chunkMeshFrame(frame: Uint8Array): Uint8Array[] {
+  if (frame.length <= MESH_CHUNK_BYTES) return [frame]
+  const out: Uint8Array[] = []
+  for (let at = 0; at < frame.length; at += MESH_CHUNK_BYTES) {
+    const bytes = frame.subarray(at, Math.min(frame.length, at + MESH_CHUNK_BYTES))
+    out.push(encodeMeshMessage({ type: 'chunk', last: at + MESH_CHUNK_BYTES >= frame.length, bytes }))
+  }
+  return out
+}
+
 /**
  * Relay-to-relay messages on `/_mesh`. Handshake: the dialer sends `hello`, the acceptor answers
  * `challenge` (with its proof), the dialer answers `proof`; both proofs are HMACs of both nonces
  * under the mesh secret, so the secret never crosses the wire. Then, in both directions:
  * `catalog` pages (anti-entropy), `step1` requests answered by `step2`, live `update`s, cumulative
  * `ack`s of durably stored `step2`/`update` sequence numbers, and `synced` once the sender has
- * pulled everything the other side's catalog offered.
+ * pulled everything the other side's catalog offered. A message larger than {@link MESH_CHUNK_BYTES}
+ * travels as consecutive `chunk`s of its encoded bytes (the last one marked), so a document of any
+ * size replicates over sockets whose frame limit stays small.
  */
 export type MeshMessage =
   | { type: 'hello'; version: number; relayId: string; storeId: string; nonce: Uint8Array }
@@ -23,6 +42,7 @@ export type MeshMessage =
   | { type: 'update'; name: string; update: Uint8Array; seq: number }
   | { type: 'ack'; seq: number }
   | { type: 'synced'; round: number }
+  | { type: 'chunk'; last: boolean; bytes: Uint8Array }
 
 const tags = {
   hello: 0,
@@ -34,6 +54,7 @@ const tags = {
   update: 6,
   ack: 7,
   synced: 8,
+  chunk: 9,
 } as const
 
 /** Encodes one mesh message. */
@@ -80,6 +101,10 @@ export function encodeMeshMessage(m: MeshMessage): Uint8Array {
       break
     case 'synced':
       encoding.writeVarUint(e, m.round)
+      break
+    case 'chunk':
+      encoding.writeVarUint(e, m.last ? 1 : 0)
+      encoding.writeVarUint8Array(e, m.bytes)
       break
   }
   return encoding.toUint8Array(e)
@@ -149,6 +174,9 @@ export function decodeMeshMessage(frame: Uint8Array): MeshMessage {
         break
       case tags.synced:
         m = { type: 'synced', round: decoding.readVarUint(d) }
+        break
+      case tags.chunk:
+        m = { type: 'chunk', last: decoding.readVarUint(d) === 1, bytes: bytes(d) }
         break
       default:
         throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, `unknown mesh message ${tag}`)

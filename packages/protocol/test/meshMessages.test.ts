@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import {
+  chunkMeshFrame,
   decodeMeshMessage,
   ErrorCode,
   encodeMeshMessage,
   isRhizomeError,
+  MESH_CHUNK_BYTES,
+  MESH_MAX_FRAME_BYTES,
   MESH_PROTOCOL_VERSION,
   type MeshMessage,
 } from '../src/index.js'
@@ -31,6 +34,8 @@ const messages: MeshMessage[] = [
   { type: 'ack', seq: 0 },
   { type: 'ack', seq: 123456789 },
   { type: 'synced', round: 3 },
+  { type: 'chunk', last: false, bytes },
+  { type: 'chunk', last: true, bytes: new Uint8Array() },
 ]
 
 function expectMalformed(frame: Uint8Array): void {
@@ -58,8 +63,33 @@ describe('mesh messages', () => {
   )
 
   it('raises PROTOCOL_MALFORMED for an unknown tag and for an entry count past the end', () => {
-    expectMalformed(new Uint8Array([9]))
+    expectMalformed(new Uint8Array([10]))
     expectMalformed(new Uint8Array([3, 0, 1, 0xff, 0xff, 0xff, 0x0f]))
     expectMalformed(new Uint8Array([5, 1, 97, 1, 0xff, 0xff, 0xff, 0xff, 0x0f]))
+  })
+
+  it('splits a message over the chunk size into frames under the mesh frame limit, in order', () => {
+    const update = new Uint8Array(MESH_CHUNK_BYTES * 2 + 12345)
+    for (let i = 0; i < update.length; i++) update[i] = i % 251
+    const whole = encodeMeshMessage({ type: 'step2', name: 'big/doc', update, seq: 7 })
+    const frames = chunkMeshFrame(whole)
+    expect(frames.length).toBe(3)
+    const parts = frames.map((f) => decodeMeshMessage(f))
+    expect(parts.map((p) => p.type === 'chunk' && p.last)).toEqual([false, false, true])
+    for (const f of frames) expect(f.length).toBeLessThanOrEqual(MESH_MAX_FRAME_BYTES)
+    const joined = new Uint8Array(whole.length)
+    let at = 0
+    for (const p of parts) {
+      if (p.type !== 'chunk') throw new Error('expected chunks')
+      joined.set(p.bytes, at)
+      at += p.bytes.length
+    }
+    const decoded = decodeMeshMessage(joined)
+    if (decoded.type !== 'step2') throw new Error(`expected step2, got ${decoded.type}`)
+    expect([decoded.name, decoded.seq]).toEqual(['big/doc', 7])
+    // Byte comparison, not toEqual: a deep diff of megabytes is slow.
+    expect(Buffer.from(decoded.update).equals(Buffer.from(update))).toBe(true)
+    const small = encodeMeshMessage({ type: 'ack', seq: 1 })
+    expect(chunkMeshFrame(small)).toEqual([small])
   })
 })
