@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream'
 import {
   CloseCode,
   closeCodeFor,
+  digestOfDoc,
   ErrorCode,
   encodeAuthDenied,
   grantsDoc,
@@ -17,6 +18,7 @@ import {
 import { DocStore } from '@rhizome/store'
 import { ClassicLevel } from 'classic-level'
 import { type WebSocket, WebSocketServer } from 'ws'
+import * as Y from 'yjs'
 import type { AckSource } from './AckTracker.js'
 import { TokenVerifier } from './auth.js'
 import { ClientConnection } from './ClientConnection.js'
@@ -403,7 +405,13 @@ export class Relay implements DocHost {
   onIdle(doc: RelayDoc): void {
     doc.whenCommitted().then(
       () => {
-        if (doc.idle && this.docs.get(doc.name) === doc) this.#drop(doc)
+        if (!doc.idle || this.docs.get(doc.name) !== doc) return
+        // The store now holds exactly this state: hand it the digest so that catalogs and
+        // anti-entropy never have to load the document again to learn it.
+        this.store
+          .noteDigest(doc.name, digestOfDoc(doc.ydoc), Y.encodeStateVector(doc.ydoc))
+          .catch((err) => this.log.debug({ err, doc: doc.name }, 'could not cache a digest'))
+        this.#drop(doc)
       },
       () => {},
     )

@@ -273,6 +273,28 @@ export class DocStore {
   }
 
   /**
+   * Records the digest and state vector of the document's current state, computed by a caller that
+   * holds exactly that state in memory (a relay evicting a loaded document), so that catalogs and
+   * anti-entropy need not load it again. The caller must have applied, and awaited the appends of,
+   * every update of this document. Jobs commit in order, so an append issued after this call clears
+   * the digest again; a digest already cached is left alone.
+   */
+  noteDigest(name: string, digest: string, stateVector: Uint8Array): Promise<void> {
+    this.#assertOpen()
+    checkDocName(name)
+    return this.#queue.enqueue({
+      name,
+      run: async (batch) => {
+        const staged = await batch.meta(name)
+        if (staged === null || staged.meta.digest !== null || this.#corrupt.has(name)) return
+        staged.meta.digest = digest
+        staged.meta.stateVector = stateVector
+        batch.touch(name)
+      },
+    })
+  }
+
+  /**
    * Catalog entry of one document, or `null` when unknown. A corrupt document yields `digest: null, corrupt: true`.
    */
   async info(name: string): Promise<CatalogEntry | null> {

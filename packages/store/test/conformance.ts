@@ -158,6 +158,23 @@ export function runStoreConformance(name: string, setup: () => Promise<StoreSetu
       expect((await store.info('d'))?.digest).toBe(digestOfDoc(ed.doc))
     })
 
+    it('takes a noted digest for the current state and drops it at the next append', async () => {
+      const ed = editor()
+      for (const u of typeInto(ed, 4)) await store.append('noted', u)
+      // A digest noted by a holder of the state is served as is (the store cannot tell it from its own).
+      await store.noteDigest('noted', 'f'.repeat(64), Y.encodeStateVector(ed.doc))
+      expect(await store.getDigest('noted')).toBe('f'.repeat(64))
+      // An append issued after the note clears it: the digest is recomputed from the records.
+      for (const u of typeInto(ed, 1)) await store.append('noted', u)
+      expect(await store.getDigest('noted')).toBe(digestOfDoc(ed.doc))
+      // A cached digest is not replaced by a later note.
+      await store.noteDigest('noted', '0'.repeat(64), Y.encodeStateVector(ed.doc))
+      expect(await store.getDigest('noted')).toBe(digestOfDoc(ed.doc))
+      // Unknown documents are not created by a note.
+      await store.noteDigest('nobody', '1'.repeat(64), new Uint8Array([0]))
+      expect(await store.has('nobody')).toBe(false)
+    })
+
     it('lists the catalog in name order, paged, with digests', async () => {
       const names: string[] = []
       const digests = new Map<string, string>()
