@@ -14,8 +14,6 @@ export function prng(seed) {
   }
 }
 
-const WORDS = 'the of relay replica durable update peer store commit snapshot catalog digest'.split(' ')
-
 /** `count` documents `doc-00000`... of about `bytes` each, each as `parts` updates. */
 export function* syntheticDocs(count, { bytes = 10_000, parts = 5, seed = 9 } = {}) {
   const rand = prng(seed)
@@ -27,7 +25,8 @@ export function* syntheticDocs(count, { bytes = 10_000, parts = 5, seed = 9 } = 
     doc.on('update', (u) => updates.push(u))
     for (let p = 0; p < parts; p++) {
       let chunk = ''
-      while (chunk.length < bytes / parts) chunk += `${WORDS[Math.floor(rand() * WORDS.length)]} `
+      // Random letters: LevelDB's compression must not shrink the data set below its logical size.
+      while (chunk.length < bytes / parts) chunk += String.fromCharCode(97 + Math.floor(rand() * 26))
       text.insert(text.length, chunk)
     }
     doc.destroy()

@@ -251,6 +251,20 @@ export function rows(report) {
           },
         ),
       )
+      out.push(
+        row(
+          'Idle docs',
+          `  of which anonymous (heap), not mapped files`,
+          r.rhizome.idleAnonCostMB,
+          null,
+          '(relay with an empty store)',
+          {
+            unit: 'MB',
+            digits: 1,
+            better: 'lower',
+          },
+        ),
+      )
     }
     for (const k of ['yws-leveldb', 'hocuspocus']) {
       if (!r[k] || !r.rhizome) continue

@@ -29,11 +29,14 @@ export function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / TICKS
 }
 
-/** Resident set size and its peak (VmHWM) in bytes. */
+/**
+ * Resident set size, its peak (VmHWM), and its anonymous (heap, stacks) and file-backed (mapped
+ * files such as LevelDB tables) parts, in bytes.
+ */
 export function memory(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const kb = (key) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN) * 1024
-  return { rss: kb('VmRSS'), peak: kb('VmHWM') }
+  return { rss: kb('VmRSS'), peak: kb('VmHWM'), anon: kb('RssAnon'), file: kb('RssFile') }
 }
 
 /** Samples a process' RSS every `ms` and its CPU over the window between start and stop. */

@@ -1,4 +1,5 @@
-// Scenario 4, durable ACK latency: 100 concurrent writers (10 documents x 10), each in a closed loop
+// Scenario 4, durable ACK latency: 100 concurrent writers, each on its own document (so the figure is
+// the durability path, not fan-out to co-editors), each in a closed loop
 // (send one update, wait for the ACK that covers it, repeat). copies=1 on a single relay against the
 // floor: one classic-level `batch` with `sync: true` (sequential, and 100 concurrent writers);
 // copies=3 with the writers on one relay of a three-relay mesh.
@@ -10,7 +11,7 @@ import { sleep, summarize } from '../lib/stats.mjs'
 
 export const title = 'Durable ACK latency, 100 concurrent writers'
 const WRITERS = 100
-const DOCS = 10
+const DOCS = 100
 
 async function floor(count, concurrency) {
   const db = new ClassicLevel(await tempDir('floor'), { valueEncoding: 'view' })

@@ -17,6 +17,10 @@ async function rssOf(server) {
   return memory(server.pid).rss / MB
 }
 
+async function anonOf(server) {
+  return memory(server.pid).anon / MB
+}
+
 async function activeRss(server, names) {
   const clients = await openMany(names.length, (i) => BenchClient.open(server, names[i]))
   const rss = await rssOf(server)
@@ -38,15 +42,20 @@ export async function run(ctx) {
   if (ctx.kinds(['rhizome']).length) {
     const empty = await startServer('rhizome', { args })
     const emptyRss = await rssOf(empty)
+    const emptyAnon = await anonOf(empty)
     await empty.stop()
     const relay = await startServer('rhizome', { data: dir, args })
     try {
       const idleRss = await rssOf(relay)
+      const idle = memory(relay.pid)
       const withActive = await activeRss(relay, names)
       results.rhizome = {
         emptyRssMB: emptyRss,
         idleRssMB: idleRss,
         idleCostMB: idleRss - emptyRss,
+        // Anonymous memory (heap) vs file-backed pages (LevelDB table files mapped by the OS).
+        idleAnonCostMB: idle.anon / MB - emptyAnon,
+        idleFileRssMB: idle.file / MB,
         activeRssMB: withActive,
         perActiveDocKB: ((withActive - idleRss) * 1024) / active,
       }
