@@ -13,10 +13,10 @@ import { afterAll, describe, expect, it } from 'vitest'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import { eventually, type RelayProcess, startRelay, stopAllRelays } from '../../test/support/relays.js'
+import { prng, testSeed, withSeed } from '../../test/support/seed.js'
 import { catalog } from './support/catalog.js'
 import { rssOf, sampleRss } from './support/memory.js'
 import { stockProvider, whenSynced } from './support/providers.js'
-import { prng, testSeed, withSeed } from './support/seed.js'
 import { WireClient } from './support/WireClient.js'
 
 afterAll(stopAllRelays)

@@ -5,11 +5,11 @@ import { digestOfDoc, ErrorCode, isRhizomeError } from '@rhizome/protocol'
 import { ClassicLevel } from 'classic-level'
 import { afterEach, expect, it } from 'vitest'
 import * as Y from 'yjs'
+import { prng, testSeed, withSeed } from '../../../test/support/seed.js'
 import { DocStore } from '../src/index.js'
 import { docRange, metaKey, snapshotKey } from '../src/keys.js'
 import { damage } from './conformance.js'
 import { collect, editor, typeInto } from './helpers.js'
-import { prng, testSeed, withSeed } from './prng.js'
 
 const FILE = 'packages/store/test/corruption.test.ts'
 const dirs: string[] = []

@@ -8,9 +8,9 @@ import { digestOfDoc } from '@rhizome/protocol'
 import { ClassicLevel } from 'classic-level'
 import { afterEach, beforeAll, expect, it } from 'vitest'
 import * as Y from 'yjs'
+import { prng, testSeed, withSeed } from '../../../test/support/seed.js'
 import { DocStore } from '../src/index.js'
 import { collect } from './helpers.js'
-import { prng, testSeed, withSeed } from './prng.js'
 
 const FILE = 'packages/store/test/crash.test.ts'
 const here = dirname(fileURLToPath(import.meta.url))

@@ -2,9 +2,9 @@ import { digestOfDoc } from '@rhizome/protocol'
 import { MemoryLevel } from 'memory-level'
 import { expect, it } from 'vitest'
 import * as Y from 'yjs'
+import { prng, testSeed, withSeed } from '../../../test/support/seed.js'
 import { DocStore } from '../src/index.js'
 import { contentOf, digestOf } from './helpers.js'
-import { prng, testSeed, withSeed } from './prng.js'
 
 const FILE = 'packages/store/test/equivalence.test.ts'
 

@@ -1,6 +1,6 @@
 /** Seeded randomness for tests: one seed from SEED (random by default), printed with a replay command on failure. */
 
-/** mulberry32: small, fast, good enough for test inputs. Returns floats in [0, 1). */
+/** A seeded generator of floats in [0, 1) (mulberry32). */
 export function prng(seed: number): () => number {
   let a = seed >>> 0
   return () => {
@@ -18,7 +18,7 @@ export function testSeed(): number {
   return env !== undefined && env !== '' ? Number(env) >>> 0 : Math.floor(Math.random() * 2 ** 32)
 }
 
-/** Runs `fn`; on failure rethrows with the seed and the command that replays it. */
+/** Runs `fn`; on failure rethrows with the seed and the exact command that replays the run. */
 export async function withSeed<T>(file: string, seed: number, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn()
