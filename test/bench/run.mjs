@@ -65,6 +65,13 @@ console.log(
     .join(', '),
 )
 
+// Servers are child processes: stop them when the run is interrupted (timeout, Ctrl-C).
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    cleanup().finally(() => process.exit(130))
+  })
+}
+
 const t0 = performance.now()
 let failed = false
 try {
