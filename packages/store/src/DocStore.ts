@@ -6,6 +6,7 @@ import { CommitQueue } from './groupCommit/CommitQueue.js'
 import { StagedBatch } from './groupCommit/StagedBatch.js'
 import {
   checkDocName,
+  docRange,
   logKey,
   metaKey,
   metaRange,
@@ -65,6 +66,13 @@ interface Job {
 
 const DEFAULT_COMPACT_UPDATES = 500
 const DEFAULT_COMPACT_BYTES = 1024 * 1024
+/**
+ * Log records one compaction merges. A burst can append faster than a whole-log merge runs; merging
+ * in bounded slices keeps each compaction short, so the log never runs away from it.
+ */
+const COMPACT_SLICE = 20_000
+/** Deleted log records of one document after which LevelDB is asked to compact its key range. */
+const TOMBSTONES_BEFORE_RANGE_COMPACTION = 50_000
 const CATALOG_PAGE = 256
 // `sync` is a classic-level option (fsync before resolving); other backends ignore it.
 const SYNC_BATCH = { ...RAW, sync: true } as AbstractBatchOptions<string, Uint8Array>
@@ -92,7 +100,18 @@ export class DocStore {
   /** Store identity, generated on first open; a new or wiped database gets a new one. */
   readonly id: string
   readonly #db: AnyLevel
-  readonly #session = randomHex(8)
+  /**
+   * Prefix of this open's log keys. Time-ordered, so the records of a later open sort after those of
+   * earlier ones and a compaction can resume after the last key it deleted (see #compactHint).
+   */
+  readonly #session = Date.now().toString(36).padStart(10, '0') + randomHex(3)
+  /**
+   * Per document, the last log key a compaction deleted. Every log key before it is gone, so the next
+   * slice starts after it instead of scanning LevelDB's tombstones of everything compacted before.
+   */
+  readonly #compactHint = new Map<string, string>()
+  /** Log records deleted per document since LevelDB last compacted its key range. */
+  readonly #tombstones = new Map<string, number>()
   #counter = 0
   #gen = 0
   #docCount: number
@@ -202,7 +221,8 @@ export class DocStore {
   }
 
   /**
-   * Applies the document's snapshot and log to `doc` in one transaction with `origin`.
+   * Applies the document's snapshot and log to `doc` with `origin` (in transactions of bounded size).
+   * A log found over the compaction threshold is compacted in the background afterwards.
    * @returns false when the document is unknown.
    * @throws RhizomeError STORE_CORRUPT (with `doc`) when any of its records fails its checksum or it awaits repair.
    */
@@ -210,6 +230,7 @@ export class DocStore {
     const records = await this.#read(name)
     if (records === null) return false
     applyRecords(doc, records, origin)
+    this.#maybeCompact(name)
     return true
   }
 
@@ -270,6 +291,17 @@ export class DocStore {
    */
   async getDigest(name: string): Promise<string | null> {
     return (await this.#summary(name))?.digest ?? null
+  }
+
+  /**
+   * Resolves once the background work is done: compactions due (each slice schedules the next while
+   * the log is over the threshold) and digest write-backs. `close()` instead stops scheduling new
+   * compactions; call this first to leave every log compacted.
+   */
+  async settle(): Promise<void> {
+    this.#assertOpen()
+    while (this.#background.size > 0) await Promise.allSettled([...this.#background])
+    await this.#queue.drain()
   }
 
   /**
@@ -418,14 +450,14 @@ export class DocStore {
   }
 
   /** Reads and verifies a document; persists the repair marker and throws if anything is damaged. */
-  async #read(name: string): Promise<DocRecords | null> {
+  async #read(name: string, maxLogs?: number, after?: string): Promise<DocRecords | null> {
     this.#assertOpen()
     checkDocName(name)
     if (this.#corrupt.has(name)) throw corruptError(name)
     // Loading the meta record verifies it too (usually a cache hit), so a damaged meta is reported here as well.
     await this.#metaEntry(name)
     if (this.#corrupt.has(name)) throw corruptError(name)
-    const records = await readDocRecords(this.#db, name)
+    const records = await readDocRecords(this.#db, name, maxLogs, after)
     if (records !== null && records.badKeys.length > 0) {
       await this.#markCorrupt(name, records.badKeys)
       throw corruptError(name)
@@ -539,7 +571,10 @@ export class DocStore {
       },
       (err) => {
         this.#compacting.delete(name)
-        if (!(err instanceof RhizomeError && err.code === ErrorCode.STORE_CORRUPT)) this.#onError(err)
+        const expected =
+          err instanceof RhizomeError &&
+          (err.code === ErrorCode.STORE_CORRUPT || err.code === ErrorCode.STORE_CLOSED)
+        if (!expected) this.#onError(err)
       },
     )
     this.#track(work)
@@ -549,7 +584,7 @@ export class DocStore {
     const entry = await this.#metaEntry(name)
     if (entry === null) return
     const gen = entry.gen
-    const records = await this.#read(name)
+    const records = await this.#read(name, COMPACT_SLICE, this.#compactHint.get(name))
     if (records === null || records.logs.length === 0) return
     const merged = mergeRecords(records)
     const { logKeys, logCountRead, logBytesRead } = records
@@ -565,16 +600,44 @@ export class DocStore {
         staged.meta.logBytes = Math.max(0, staged.meta.logBytes - logBytesRead)
         staged.meta.snapshotBytes = merged.snapshot.length
         // Compaction does not change the state; the digest is fresh if nothing was appended since the read.
-        if (staged.gen === gen) {
+        // Only when this slice was the whole log (the meta record counts every log record).
+        if (staged.meta.updates === 0 && staged.gen === gen) {
           staged.meta.digest = merged.digest
           staged.meta.stateVector = merged.stateVector
         }
         batch.touch(name)
       },
     })
+    const last = logKeys.at(-1)
+    if (last !== undefined) {
+      if (this.#compactHint.size >= 10_000) this.#compactHint.clear()
+      this.#compactHint.set(name, last)
+    }
+    this.#dropTombstones(name, logCountRead)
+  }
+
+  /**
+   * LevelDB keeps deleted keys as tombstones until its own compaction reaches them, and every read
+   * of the document's range walks them. Once enough have piled up, ask LevelDB (where the backend can)
+   * to compact that range in the background.
+   */
+  #dropTombstones(name: string, deleted: number): void {
+    const db = this.#db as AnyLevel & {
+      compactRange?: (start: string, end: string, o: object) => Promise<void>
+    }
+    if (typeof db.compactRange !== 'function') return
+    const count = (this.#tombstones.get(name) ?? 0) + deleted
+    if (count < TOMBSTONES_BEFORE_RANGE_COMPACTION) {
+      this.#tombstones.set(name, count)
+      return
+    }
+    this.#tombstones.delete(name)
+    const { gte, lt } = docRange(name)
+    this.#track(db.compactRange(gte, lt, { keyEncoding: 'utf8' }).catch((err) => this.#onError(err)))
   }
 
   async #repairNow(name: string, update: Uint8Array): Promise<void> {
+    this.#compactHint.delete(name)
     const entry = await this.#metaEntry(name)
     const gen = entry?.gen ?? null
     const records = await readDocRecords(this.#db, name)

@@ -25,9 +25,30 @@ export interface DocRecords {
   badKeys: string[]
 }
 
-/** Reads and verifies all records of a document. Returns `null` when it has none. */
-export async function readDocRecords(db: AnyLevel, name: string): Promise<DocRecords | null> {
-  const entries = await db.iterator<string, Uint8Array>({ ...docRange(name), ...RAW }).all()
+/**
+ * Reads and verifies the records of a document. Returns `null` when it has none. With `maxLogs`,
+ * reads the snapshot and at most that many log records (log keys sort before the snapshot key), so
+ * compaction can work through a long log in slices, starting after the key `after` when given; the
+ * caller must hold the document exclusively
+ * against other compactions and repairs, since the two reads are not one view.
+ */
+export async function readDocRecords(
+  db: AnyLevel,
+  name: string,
+  maxLogs?: number,
+  after?: string,
+): Promise<DocRecords | null> {
+  let entries: [string, Uint8Array][]
+  if (maxLogs === undefined) {
+    entries = await db.iterator<string, Uint8Array>({ ...docRange(name), ...RAW }).all()
+  } else {
+    const start = after === undefined ? { gte: docRange(name).gte } : { gt: after }
+    entries = await db
+      .iterator<string, Uint8Array>({ ...start, lt: snapshotKey(name), limit: maxLogs, ...RAW })
+      .all()
+    const snapshot = await db.get<string, Uint8Array>(snapshotKey(name), RAW)
+    if (snapshot !== undefined) entries.push([snapshotKey(name), snapshot])
+  }
   if (entries.length === 0) return null
   const records: DocRecords = {
     snapshot: null,
