@@ -26,6 +26,7 @@ export class AckTracker {
   #entries: Entry[] = []
   #lastN = 0
   #lastCopies = 0
+  #scheduled = false
 
   constructor(private readonly send: (n: number, copies: number, receivedAt: number) => void) {}
 
@@ -37,7 +38,14 @@ export class AckTracker {
   /** Message n (and so everything before it) is durable in this relay's store. */
   localDone(n: number): void {
     for (const e of this.#entries) if (e.n <= n) e.localDone = true
-    this.evaluate()
+    // One group commit completes many messages of a socket at once: their callbacks run in the same
+    // microtask checkpoint, and one evaluation after all of them sends one ACK instead of many.
+    if (this.#scheduled) return
+    this.#scheduled = true
+    queueMicrotask(() => {
+      this.#scheduled = false
+      this.evaluate()
+    })
   }
 
   /** Re-evaluates after peer acknowledgements changed. */

@@ -4,6 +4,9 @@ import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import type { ClientConnection } from './ClientConnection.js'
 
+/** Updates merged into one broadcast at most; a larger burst is flushed at once (merging grows superlinearly). */
+const MAX_BATCHED_UPDATES = 256
+
 /** Origin of the transaction that loads stored state; such updates are not stored again or forwarded. */
 export const LOAD_ORIGIN = Symbol('rhizome-load')
 
@@ -30,6 +33,7 @@ export class RelayDoc {
   /** Resolves once the stored state is loaded; rejects with STORE_CORRUPT for a damaged document. */
   readonly ready: Promise<void>
   #lastCommit: Promise<void> = Promise.resolve()
+  #outbox: { update: Uint8Array; origin: unknown }[] = []
   #holds = 0
   #idleTimer: ReturnType<typeof setTimeout> | null = null
   #hadClients = false
@@ -54,14 +58,44 @@ export class RelayDoc {
 
   #docOnUpdate = (update: Uint8Array, origin: unknown): void => {
     if (origin === LOAD_ORIGIN) return
-    this.#persist(update)
-    const frame = encodeSyncUpdate(update)
-    for (const client of this.clients) if (client !== origin) client.sendUpdateFrame(frame)
+    // Yjs produced this update itself: the store need not decode it again.
+    this.#persist(update, true)
+    this.#queueBroadcast(update, origin)
+    // Peers get it at once: their ACK targets are sequence numbers taken right after this apply.
     this.host.onDocUpdate(this, update, origin)
   }
 
-  #persist(update: Uint8Array): void {
-    const commit = this.host.store.append(this.name, update)
+  /**
+   * Updates for clients are sent once per event-loop turn, merged into one frame per socket: with
+   * many readers, one write per update per reader costs far more than merging (a system call each).
+   */
+  #queueBroadcast(update: Uint8Array, origin: unknown): void {
+    this.#outbox.push({ update, origin })
+    if (this.#outbox.length >= MAX_BATCHED_UPDATES) this.#flushBroadcast()
+    else if (this.#outbox.length === 1) setImmediate(this.#flushBroadcast)
+  }
+
+  #flushBroadcast = (): void => {
+    const batch = this.#outbox
+    if (batch.length === 0) return
+    this.#outbox = []
+    if (this.closed || this.clients.size === 0) return
+    const merge = (updates: Uint8Array[]) => (updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates))
+    const everything = encodeSyncUpdate(merge(batch.map((b) => b.update)))
+    const origins = new Set(batch.map((b) => b.origin))
+    for (const client of this.clients) {
+      if (!origins.has(client)) {
+        client.sendUpdateFrame(everything)
+        continue
+      }
+      // Never echo a client's own updates back to it.
+      const others = batch.filter((b) => b.origin !== client).map((b) => b.update)
+      if (others.length > 0) client.sendUpdateFrame(encodeSyncUpdate(merge(others)))
+    }
+  }
+
+  #persist(update: Uint8Array, decoded = false): void {
+    const commit = this.host.store.append(this.name, update, { decoded })
     commit.catch((err) => this.host.onPersistFailure(this, err))
     this.#lastCommit = commit
   }

@@ -45,6 +45,15 @@ export interface DocStoreOptions {
   distrustDigests?: boolean
 }
 
+/** Options of {@link DocStore.append}. */
+export interface AppendOptions {
+  /**
+   * The update was produced or fully decoded by Yjs already (for example the `update` event of a
+   * Y.Doc that applied it): skip decoding it once more to validate it.
+   */
+  decoded?: boolean
+}
+
 /** One document as listed by {@link DocStore.catalog}. */
 export interface CatalogEntry {
   name: string
@@ -189,10 +198,10 @@ export class DocStore {
    * @throws RhizomeError PROTOCOL_MALFORMED when `update` does not decode (nothing is stored).
    * @throws RhizomeError STORE_CLOSED after {@link close}.
    */
-  async append(name: string, update: Uint8Array): Promise<void> {
+  async append(name: string, update: Uint8Array, options: AppendOptions = {}): Promise<void> {
     this.#assertOpen()
     checkDocName(name)
-    validateUpdate(update)
+    if (!options.decoded) validateUpdate(update)
     const key = logKey(name, this.#session, this.#counter++)
     const value = encodeChecked(key, update)
     const bytes = update.length

@@ -1,3 +1,3 @@
 export { CHECKSUM_BYTES, crc32, decodeChecked, encodeChecked } from './checksum.js'
-export { type CatalogEntry, DocStore, type DocStoreOptions } from './DocStore.js'
+export { type AppendOptions, type CatalogEntry, DocStore, type DocStoreOptions } from './DocStore.js'
 export { CommitQueue } from './groupCommit/CommitQueue.js'
