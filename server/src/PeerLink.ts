@@ -19,7 +19,7 @@ import type { Mesh } from './Mesh.js'
 /** Catalog entries per page. */
 const CATALOG_PAGE = 256
 /** Pull requests (step1) in flight per link. */
-const MAX_PULLS = 8
+const MAX_PULLS = 32
 /** Outbound bytes before the catalog stream waits for the socket to drain. */
 const SEND_HIGH_WATER = 1024 * 1024
 /** Outbound bytes after which a peer is too slow: the link is dropped and anti-entropy catches up later. */
