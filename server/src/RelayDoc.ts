@@ -107,7 +107,6 @@ export class RelayDoc {
 
   /**
    * Applies an update from a client or a peer. Returns true when the document changed.
-   * Updates with missing dependencies are stored as received so that nothing acknowledged is lost.
    * @throws RhizomeError PROTOCOL_MALFORMED when Yjs cannot decode or apply it; nothing is applied.
    */
   apply(update: Uint8Array, origin: unknown): boolean {
@@ -116,9 +115,6 @@ export class RelayDoc {
     } catch (cause) {
       throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, 'update cannot be decoded', { cause })
     }
-    const store = this.ydoc.store
-    const pendingBefore = store.pendingStructs?.update
-    const pendingDsBefore = store.pendingDs
     let changed = false
     const mark = () => {
       changed = true
@@ -131,9 +127,9 @@ export class RelayDoc {
     } finally {
       this.ydoc.off('update', mark)
     }
-    if (store.pendingStructs?.update !== pendingBefore || store.pendingDs !== pendingDsBefore) {
-      if (store.pendingStructs !== null || store.pendingDs !== null) this.#persist(update)
-    }
+    // Structs whose dependencies are missing wait in memory and are stored (through the update
+    // event) once they integrate. They are never stored raw: an update Yjs could not integrate
+    // must not reach the store, and an ACK covers only what was applied (PROTOCOL.md section 3).
     return changed
   }
 

@@ -238,7 +238,7 @@ export class DocStore {
   async loadInto(name: string, doc: Y.Doc, origin?: unknown): Promise<boolean> {
     const records = await this.#read(name)
     if (records === null) return false
-    applyRecords(doc, records, origin)
+    await this.#apply(name, doc, records, origin)
     this.#maybeCompact(name)
     return true
   }
@@ -254,7 +254,7 @@ export class DocStore {
     if (records.logs.length === 0 && records.snapshot !== null) return records.snapshot.slice()
     const doc = new Y.Doc()
     try {
-      applyRecords(doc, records)
+      await this.#apply(name, doc, records)
       return Y.encodeStateAsUpdate(doc)
     } finally {
       doc.destroy()
@@ -286,7 +286,7 @@ export class DocStore {
     if (records === null) return null
     const doc = new Y.Doc()
     try {
-      applyRecords(doc, records)
+      await this.#apply(name, doc, records)
       return Y.encodeStateAsUpdate(doc, stateVector)
     } finally {
       doc.destroy()
@@ -475,6 +475,27 @@ export class DocStore {
   }
 
   /** Persists the repair marker if one of `keys` still holds a damaged value (a repair may have replaced it). */
+  /**
+   * Applies a document's records to `doc`. A record that passes its checksum but that Yjs cannot
+   * apply (written by an older, buggier build, or damaged before it was checksummed) makes the
+   * document corrupt as well: marked for repair, never served as if whole.
+   */
+  async #apply(name: string, doc: Y.Doc, records: DocRecords, origin?: unknown): Promise<void> {
+    try {
+      applyRecords(doc, records, origin)
+    } catch (cause) {
+      if (cause instanceof RhizomeError) throw cause
+      await this.#markUnappliable(name, cause)
+      throw corruptError(name)
+    }
+  }
+
+  /** Persists the repair marker for a document whose records Yjs cannot apply. */
+  async #markUnappliable(name: string, cause: unknown): Promise<void> {
+    const reason = `a record cannot be applied: ${cause instanceof Error ? cause.message : String(cause)}`
+    await this.#queue.enqueue({ name, run: async (batch) => batch.markCorrupt(name, reason) })
+  }
+
   async #markCorrupt(name: string, keys: readonly string[]): Promise<void> {
     await this.#queue.enqueue({
       name,
@@ -595,7 +616,13 @@ export class DocStore {
     const gen = entry.gen
     const records = await this.#read(name, COMPACT_SLICE, this.#compactHint.get(name))
     if (records === null || records.logs.length === 0) return
-    const merged = mergeRecords(records)
+    let merged: ReturnType<typeof mergeRecords>
+    try {
+      merged = mergeRecords(records)
+    } catch (cause) {
+      await this.#markUnappliable(name, cause)
+      throw corruptError(name)
+    }
     const { logKeys, logCountRead, logBytesRead } = records
     await this.#queue.enqueue({
       name,
@@ -650,7 +677,13 @@ export class DocStore {
     const entry = await this.#metaEntry(name)
     const gen = entry?.gen ?? null
     const records = await readDocRecords(this.#db, name)
-    const merged = mergeRecords(records, update)
+    let merged: ReturnType<typeof mergeRecords>
+    try {
+      merged = mergeRecords(records, update)
+    } catch {
+      // A local record Yjs cannot apply: the peer's state alone replaces what is here.
+      merged = mergeRecords(null, update)
+    }
     const dropKeys = [...(records?.logKeys ?? []), ...(records?.badKeys ?? [])]
     const logCountRead = records?.logCountRead ?? 0
     const logBytesRead = records?.logBytesRead ?? 0
@@ -690,7 +723,7 @@ export class DocStore {
     const doc = new Y.Doc()
     let summary: { digest: string; stateVector: Uint8Array }
     try {
-      applyRecords(doc, records)
+      await this.#apply(name, doc, records)
       summary = { digest: digestOfDoc(doc), stateVector: Y.encodeStateVector(doc) }
     } finally {
       doc.destroy()
