@@ -9,6 +9,8 @@ import { PeerLink } from './PeerLink.js'
 import type { Relay } from './Relay.js'
 
 const EMPTY_STATE_VECTOR = new Uint8Array([0])
+/** An update that changes nothing (what a document nobody has diffs to). */
+const EMPTY_UPDATE = new Uint8Array([0, 0])
 
 /** A configured peer URL and the link currently serving it. */
 interface Dialer {
@@ -182,7 +184,7 @@ export class Mesh {
       return Y.encodeStateAsUpdate(loaded.ydoc, stateVector)
     }
     const diff = await this.relay.store.diff(name, stateVector)
-    return diff ?? Y.encodeStateAsUpdate(new Y.Doc())
+    return diff ?? EMPTY_UPDATE
   }
 
   /**
@@ -208,6 +210,16 @@ export class Mesh {
       }
     }
     try {
+      // A document this relay has never held (a recovering relay pulls thousands): straight into
+      // the store, without building a Y.Doc for it. The store validates the update.
+      if (isPull && !this.relay.docs.has(name) && !(await this.relay.store.has(name))) {
+        const committed = this.relay.store.append(name, update).then(() => {
+          // A client may have opened it meanwhile, loading the store before this commit.
+          const loaded = this.relay.docs.get(name)
+          if (loaded && !loaded.closed) loaded.ready.then(() => loaded.apply(update, link)).catch(() => {})
+        })
+        return { committed }
+      }
       return await this.relay.withDoc(name, (doc) => {
         doc.apply(update, link)
         return { committed: doc.whenCommitted() }

@@ -27,7 +27,7 @@ export interface DocHost {
  * of commits that makes its state durable. Loading finishes before anything is served or applied.
  */
 export class RelayDoc {
-  readonly ydoc = new Y.Doc({ gc: true })
+  readonly ydoc: Y.Doc
   readonly awareness: awarenessProtocol.Awareness
   readonly clients = new Set<ClientConnection>()
   /** Resolves once the stored state is loaded; rejects with STORE_CORRUPT for a damaged document. */
@@ -43,6 +43,8 @@ export class RelayDoc {
     readonly name: string,
     private readonly host: DocHost,
   ) {
+    // The name as guid: a random one would cost a cryptographic random draw per load.
+    this.ydoc = new Y.Doc({ gc: true, guid: name })
     this.awareness = new awarenessProtocol.Awareness(this.ydoc)
     this.awareness.setLocalState(null)
     this.awareness.on('update', this.#awarenessOnUpdate)

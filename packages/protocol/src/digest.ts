@@ -17,7 +17,7 @@ export function digestOfDoc(doc: Y.Doc): string {
 
 /** Digest of the state a v1 update describes (applied to a fresh doc). */
 export function digestOfUpdate(update: Uint8Array): string {
-  const doc = new Y.Doc()
+  const doc = new Y.Doc({ guid: 'rhizome-digest' })
   try {
     Y.applyUpdate(doc, update)
     return digestOfDoc(doc)

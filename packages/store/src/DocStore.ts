@@ -19,7 +19,7 @@ import {
 import { MetaCache, type MetaEntry } from './MetaCache.js'
 import { type DocMeta, decodeMeta, emptyMeta, encodeMeta } from './meta.js'
 import { type AnyLevel, type DocRecords, RAW, readDocRecords, rebuildMeta } from './records.js'
-import { applyRecords, corruptError, mergeRecords, validateUpdate } from './replica.js'
+import { applyRecords, corruptError, mergeRecords, scratchDoc, validateUpdate } from './replica.js'
 
 /** Options of {@link DocStore.open}. */
 export interface DocStoreOptions {
@@ -252,7 +252,7 @@ export class DocStore {
     if (records === null) return null
     // A snapshot is exactly such an encoding, so a compacted document needs no merge.
     if (records.logs.length === 0 && records.snapshot !== null) return records.snapshot.slice()
-    const doc = new Y.Doc()
+    const doc = scratchDoc()
     try {
       await this.#apply(name, doc, records)
       return Y.encodeStateAsUpdate(doc)
@@ -284,7 +284,7 @@ export class DocStore {
     }
     const records = await this.#read(name)
     if (records === null) return null
-    const doc = new Y.Doc()
+    const doc = scratchDoc()
     try {
       await this.#apply(name, doc, records)
       return Y.encodeStateAsUpdate(doc, stateVector)
@@ -720,7 +720,7 @@ export class DocStore {
     const gen = entry.gen
     const records = await this.#read(name)
     if (records === null) return null
-    const doc = new Y.Doc()
+    const doc = scratchDoc()
     let summary: { digest: string; stateVector: Uint8Array }
     try {
       await this.#apply(name, doc, records)
