@@ -16,7 +16,7 @@ function du(dir) {
 }
 
 export async function run(ctx) {
-  const count = ctx.quick ? 300 : 10_000
+  const count = Number(process.env.BENCH_RECOVERY_DOCS) || (ctx.quick ? 300 : 10_000)
   const dirA = await tempDir('recovery-a')
   const t = performance.now()
   await writeRhizome(dirA, syntheticDocs(count))
