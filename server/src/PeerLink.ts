@@ -305,6 +305,9 @@ export class PeerLink implements AckSource {
   async startRound(): Promise<void> {
     const round = ++this.#round
     const store = this.mesh.relay.store
+    // Updates applied before this link opened were not forwarded on it: wait until they are
+    // committed, so the catalog read below (from the store) includes them. Later ones are forwarded.
+    await this.mesh.relay.whenAllCommitted()
     let page: { name: string; digest: string }[] = []
     for await (const entry of store.catalog()) {
       if (this.state !== 'open') return

@@ -429,6 +429,11 @@ export class Relay implements DocHost {
     conn.doc.detach(conn)
   }
 
+  /** Resolves once everything applied so far to any loaded document is durable in the store. */
+  async whenAllCommitted(): Promise<void> {
+    await Promise.allSettled([...this.docs.values()].map((d) => d.whenCommitted()))
+  }
+
   ackTargets(): Map<AckSource, number> {
     return this.mesh.ackTargets()
   }
