@@ -59,10 +59,16 @@ export class AckTracker {
       return 1 + stores.size
     }
     const computed = ready.map((e) => ({ e, copies: copiesOf(e) }))
+    // An entry is subsumed when a later one already says as much (same or more copies).
+    const subsumed: boolean[] = new Array(computed.length)
+    let laterMax = 0
+    for (let i = computed.length - 1; i >= 0; i--) {
+      subsumed[i] = laterMax >= computed[i]!.copies
+      laterMax = Math.max(laterMax, computed[i]!.copies)
+    }
     for (let i = 0; i < computed.length; i++) {
       const { e, copies } = computed[i]!
-      // Subsumed by a later entry that already says as much.
-      if (computed.slice(i + 1).some((later) => later.copies >= copies)) continue
+      if (subsumed[i]) continue
       if (e.n < this.#lastN) continue
       if (e.n === this.#lastN && copies <= this.#lastCopies) continue
       this.#lastN = e.n
