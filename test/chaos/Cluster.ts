@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort } from '../support/ports.js'
 import { ChaosDevice } from './ChaosDevice.js'
 import { ChaosRelay } from './ChaosRelay.js'
 import { FaultProxy } from './FaultProxy.js'
@@ -17,17 +17,6 @@ export interface ClusterOptions {
 }
 
 /** A free loopback port, released again so a relay can bind it for its whole life. */
-export async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve())
-  })
-  const address = server.address()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
-}
 
 /**
  * The system under test: relays as real processes on fixed ports, devices as child processes, and

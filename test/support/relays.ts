@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { freePort } from './ports.js'
 
 /** The built relay CLI; `pnpm test` builds it before running any test. */
 export const RELAY_CLI = join(dirname(fileURLToPath(import.meta.url)), '../../server/dist/cli.js')
@@ -120,9 +121,18 @@ export async function startRelay(options: RelayOptions = {}): Promise<RelayProce
     dataDir = await mkdtemp(join(tmpdir(), 'rhizome-relay-'))
     tempDirs.push(dataDir)
   }
-  const relay = new RelayHandle(dataDir, options)
-  await relay.start()
-  return relay
+  // A fixed port outside the ephemeral range, so that restarts find it free (see ports.ts); another
+  // test may still win the race for it between the check and the bind: then draw again.
+  for (let attempt = 0; ; attempt++) {
+    const relay = new RelayHandle(dataDir, options)
+    relay.port = await freePort()
+    try {
+      await relay.start()
+      return relay
+    } catch (err) {
+      if (attempt >= 5 || !/EADDRINUSE/.test(String(err))) throw err
+    }
+  }
 }
 
 /** Kills every relay started by this module and removes the temp dirs it made. */
