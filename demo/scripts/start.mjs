@@ -81,7 +81,23 @@ function parseOptions() {
 }
 
 /** Binds `port` on 127.0.0.1 (0: any free port) and releases it; resolves with the port. */
-function claimPort(port) {
+/**
+ * Claims a port to check that it is free. `0` (with --free-ports) draws from below Linux's ephemeral
+ * range (32768-60999): relays are restarted on their port, and an ephemeral port can meanwhile be
+ * taken as the local port of some outgoing connection.
+ */
+async function claimPort(port) {
+  if (port !== 0) return claimExactPort(port)
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const candidate = 20_000 + Math.floor(Math.random() * 12_000)
+    try {
+      return await claimExactPort(candidate)
+    } catch {}
+  }
+  return claimExactPort(0)
+}
+
+function claimExactPort(port) {
   return new Promise((resolvePort, reject) => {
     const server = createNetServer()
     server.once('error', reject)
