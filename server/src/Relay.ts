@@ -387,13 +387,9 @@ export class Relay implements DocHost {
   }
 
   onDocUpdate(doc: RelayDoc, update: Uint8Array, origin: unknown): void {
+    // rhizome_docs_stored is read from the store when /metrics is scraped, not tracked per update.
     this.mesh.forward(doc.name, update, origin)
-    if (this.store.docCount !== this.#lastDocCount) {
-      this.#lastDocCount = this.store.docCount
-      this.metrics.docsStored.set(this.store.docCount)
-    }
   }
-  #lastDocCount = -1
 
   onPersistFailure(doc: RelayDoc, err: unknown): void {
     if (this.#closing && isRhizomeError(err, ErrorCode.STORE_CLOSED)) return

@@ -25,8 +25,3 @@ export function digestOfUpdate(update: Uint8Array): string {
     doc.destroy()
   }
 }
-
-/** Lowercase hex of bytes. */
-export function toHex(bytes: Uint8Array): string {
-  return hex(bytes)
-}

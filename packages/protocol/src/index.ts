@@ -1,5 +1,5 @@
 export { CloseCode, isPermanentClose } from './closeCodes.js'
-export { digestOfDoc, digestOfUpdate, toHex } from './digest.js'
+export { digestOfDoc, digestOfUpdate } from './digest.js'
 export { docNameProblem, encodeDocName, isValidDocName, MAX_DOC_NAME_BYTES, parseDocName } from './docName.js'
 export { closeCodeFor, ErrorCode, isRhizomeError, RhizomeError } from './errors.js'
 export {
