@@ -1,6 +1,9 @@
-export { type AckSource, AckTracker } from './AckTracker.js'
 export { backoffDelay } from './backoff.js'
-export { Mesh } from './Mesh.js'
+export { type AckSource, AckTracker } from './docs/AckTracker.js'
+export { DocRegistry } from './docs/DocRegistry.js'
+export { LOAD_ORIGIN, RelayDoc } from './docs/RelayDoc.js'
+export { Mesh } from './mesh/Mesh.js'
+export { PeerLink } from './mesh/PeerLink.js'
 export {
   defaultRelayOptions,
   isLoopbackHost,
@@ -8,6 +11,4 @@ export {
   RELAY_USAGE,
   type RelayOptions,
 } from './options.js'
-export { PeerLink } from './PeerLink.js'
 export { Relay } from './Relay.js'
-export { LOAD_ORIGIN, RelayDoc } from './RelayDoc.js'

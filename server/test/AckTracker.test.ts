@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { type AckSource, AckTracker } from '../src/AckTracker.js'
+import { type AckSource, AckTracker } from '../src/docs/AckTracker.js'
 
 /** A peer link as the tracker sees it. */
 function peer(storeId: string): AckSource & { ackedSeq: number; open: boolean } {

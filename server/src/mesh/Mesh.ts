@@ -1,16 +1,38 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { CloseCode, digestOfDoc, ErrorCode, isRhizomeError, MESH_MAX_FRAME_BYTES } from '@rhizome/protocol'
+import {
+  CloseCode,
+  EMPTY_STATE_VECTOR,
+  ErrorCode,
+  isRhizomeError,
+  MESH_MAX_FRAME_BYTES,
+} from '@rhizome/protocol'
+import type { DocStore } from '@rhizome/store'
 import { WebSocket, WebSocketServer } from 'ws'
-import * as Y from 'yjs'
-import type { AckSource } from './AckTracker.js'
-import { backoffDelay } from './backoff.js'
-import { PeerLink } from './PeerLink.js'
-import type { Relay } from './Relay.js'
+import { backoffDelay } from '../backoff.js'
+import type { AckSource } from '../docs/AckTracker.js'
+import type { DocRegistry } from '../docs/DocRegistry.js'
+import type { Logger } from '../logger.js'
+import type { RelayMetrics } from '../metrics.js'
+import { PeerLink, type PeerLinkHost } from './PeerLink.js'
 
-const EMPTY_STATE_VECTOR = new Uint8Array([0])
-/** An update that changes nothing (what a document nobody has diffs to). */
-const EMPTY_UPDATE = new Uint8Array([0, 0])
+/** What the mesh needs from its relay. */
+export interface MeshHost {
+  readonly id: string
+  readonly store: DocStore
+  readonly docs: DocRegistry
+  readonly log: Logger
+  readonly metrics: RelayMetrics
+  /** Peer acknowledgements arrived (or targets became unreachable): client ACKs re-evaluate. */
+  onPeerAck(): void
+}
+
+/** The mesh part of the relay's options (docs/PROTOCOL.md section 1). */
+export interface MeshOptions {
+  peers: string[]
+  meshSecret?: string
+  antiEntropyMs: number
+}
 
 /** A configured peer URL and the link currently serving it. */
 interface Dialer {
@@ -25,7 +47,7 @@ interface Dialer {
  * exponential backoff and full jitter), accepts links from peers, forwards live updates, runs
  * anti-entropy, repairs corrupt documents and reports whether this relay is still recovering.
  */
-export class Mesh {
+export class Mesh implements PeerLinkHost {
   readonly links = new Set<PeerLink>()
   readonly #dialers: Dialer[]
   readonly #repairs = new Set<string>()
@@ -38,9 +60,46 @@ export class Mesh {
    */
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MESH_MAX_FRAME_BYTES })
 
-  constructor(readonly relay: Relay) {
-    this.#dialers = relay.options.peers.map((url) => ({ url, link: null, attempt: 0, timer: null }))
+  constructor(
+    private readonly relay: MeshHost,
+    private readonly options: MeshOptions,
+  ) {
+    this.#dialers = options.peers.map((url) => ({ url, link: null, attempt: 0, timer: null }))
     this.#recovering = this.#dialers.length > 0
+  }
+
+  // PeerLinkHost: what every link reads from the relay.
+
+  get relayId(): string {
+    return this.relay.id
+  }
+
+  get storeId(): string {
+    return this.relay.store.id
+  }
+
+  get meshSecret(): string {
+    return this.options.meshSecret ?? ''
+  }
+
+  get log(): Logger {
+    return this.relay.log
+  }
+
+  get metrics(): RelayMetrics {
+    return this.relay.metrics
+  }
+
+  catalog(): AsyncIterable<{ name: string; digest: string | null }> {
+    return this.relay.store.catalog()
+  }
+
+  whenAllCommitted(): Promise<void> {
+    return this.relay.docs.whenAllCommitted()
+  }
+
+  onPeerAck(): void {
+    this.relay.onPeerAck()
   }
 
   /** True from start until the first full anti-entropy pull from some peer finished. */
@@ -52,7 +111,7 @@ export class Mesh {
     for (const dialer of this.#dialers) this.#dial(dialer)
     this.#antiEntropyTimer = setInterval(() => {
       for (const link of this.links) if (link.open) void link.startRound()
-    }, this.relay.options.antiEntropyMs)
+    }, this.options.antiEntropyMs)
     this.#antiEntropyTimer.unref()
     void (async () => {
       for await (const name of this.relay.store.corruptDocs()) this.requestRepair(name)
@@ -152,39 +211,15 @@ export class Mesh {
   /** True when our copy of `name` has this digest. Corrupt documents never match. */
   async matchesDigest(name: string, digest: string): Promise<boolean> {
     if (this.#repairs.has(name)) return false
-    const loaded = this.relay.docs.get(name)
-    if (loaded && !loaded.closed) {
-      try {
-        await loaded.ready
-        return digestOfDoc(loaded.ydoc) === digest
-      } catch {
-        return false
-      }
-    }
-    try {
-      return (await this.relay.store.getDigest(name)) === digest
-    } catch {
-      return false
-    }
+    return (await this.relay.docs.digestOf(name)) === digest
   }
 
-  async stateVectorOf(name: string): Promise<Uint8Array> {
-    const loaded = this.relay.docs.get(name)
-    if (loaded && !loaded.closed) {
-      await loaded.ready
-      return Y.encodeStateVector(loaded.ydoc)
-    }
-    return (await this.relay.store.getStateVector(name)) ?? EMPTY_STATE_VECTOR
+  stateVectorOf(name: string): Promise<Uint8Array> {
+    return this.relay.docs.stateVectorOf(name)
   }
 
-  async diffOf(name: string, stateVector: Uint8Array): Promise<Uint8Array> {
-    const loaded = this.relay.docs.get(name)
-    if (loaded && !loaded.closed) {
-      await loaded.ready
-      return Y.encodeStateAsUpdate(loaded.ydoc, stateVector)
-    }
-    const diff = await this.relay.store.diff(name, stateVector)
-    return diff ?? EMPTY_UPDATE
+  diffOf(name: string, stateVector: Uint8Array): Promise<Uint8Array> {
+    return this.relay.docs.diffOf(name, stateVector)
   }
 
   /**
@@ -210,20 +245,7 @@ export class Mesh {
       }
     }
     try {
-      // A document this relay has never held (a recovering relay pulls thousands): straight into
-      // the store, without building a Y.Doc for it. The store validates the update.
-      if (isPull && !this.relay.docs.has(name) && !(await this.relay.store.has(name))) {
-        const committed = this.relay.store.append(name, update).then(() => {
-          // A client may have opened it meanwhile, loading the store before this commit.
-          const loaded = this.relay.docs.get(name)
-          if (loaded && !loaded.closed) loaded.ready.then(() => loaded.apply(update, link)).catch(() => {})
-        })
-        return { committed }
-      }
-      return await this.relay.withDoc(name, (doc) => {
-        doc.apply(update, link)
-        return { committed: doc.whenCommitted() }
-      })
+      return await this.relay.docs.applyFromPeer(name, update, link, isPull)
     } catch (err) {
       if (isRhizomeError(err, ErrorCode.STORE_CORRUPT)) {
         // Our copy is damaged: ask for the whole document instead.

@@ -1,6 +1,20 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { isRhizomeError } from '@rhizome/protocol'
-import type { Relay } from './Relay.js'
+import { isRhizomeError, type TokenClaims } from '@rhizome/protocol'
+import type { DocStore } from '@rhizome/store'
+import type { RelayMetrics } from '../metrics.js'
+
+/** What the HTTP endpoints read from the relay. */
+export interface HttpHost {
+  readonly id: string
+  readonly store: DocStore
+  readonly metrics: RelayMetrics
+  /** True when the relay has an auth secret: admin endpoints need an admin token. */
+  readonly authRequired: boolean
+  /** @throws RhizomeError AUTH_INVALID for a missing, invalid or expired token. */
+  verifyToken(token: string | null | undefined): Promise<TokenClaims>
+  peerStatus(): { url: string; id: string | null; connected: boolean }[]
+  readonly recovering: boolean
+}
 
 /** Largest page `/docs` serves. */
 export const MAX_DOCS_PAGE = 1000
@@ -11,7 +25,7 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /** Checks `Authorization: Bearer <token>` for admin access when the relay has an auth secret. */
-async function requireAdmin(relay: Relay, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+async function requireAdmin(relay: HttpHost, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
   if (!relay.authRequired) return true
   const header = req.headers.authorization ?? ''
   const token = /^Bearer\s+(.+)$/i.exec(header)?.[1]
@@ -28,8 +42,8 @@ async function requireAdmin(relay: Relay, req: IncomingMessage, res: ServerRespo
   }
 }
 
-/** Serves `/healthz`, `/metrics` and `/docs` (PROTOCOL.md section 1). */
-export async function handleHttp(relay: Relay, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** Serves `/healthz`, `/metrics` and `/docs` (docs/PROTOCOL.md section 1). */
+export async function handleHttp(relay: HttpHost, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://relay')
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { allow: 'GET' }).end()
@@ -41,8 +55,8 @@ export async function handleHttp(relay: Relay, req: IncomingMessage, res: Server
         ok: true,
         id: relay.id,
         docs: relay.store.docCount,
-        peers: relay.mesh.peerStatus(),
-        recovering: relay.mesh.recovering,
+        peers: relay.peerStatus(),
+        recovering: relay.recovering,
       })
       return
     case '/metrics': {

@@ -3,6 +3,8 @@ import {
   CloseCode,
   chunkMeshFrame,
   decodeMeshMessage,
+  EMPTY_STATE_VECTOR,
+  EMPTY_UPDATE,
   ErrorCode,
   encodeMeshMessage,
   isRhizomeError,
@@ -12,9 +14,9 @@ import {
   RhizomeError,
 } from '@rhizome/protocol'
 import type { WebSocket } from 'ws'
-import * as Y from 'yjs'
-import type { AckSource } from './AckTracker.js'
-import type { Mesh } from './Mesh.js'
+import type { AckSource } from '../docs/AckTracker.js'
+import type { Logger } from '../logger.js'
+import type { RelayMetrics } from '../metrics.js'
 
 /** Catalog entries per page. */
 const CATALOG_PAGE = 256
@@ -31,8 +33,6 @@ const HANDSHAKE_TIMEOUT_MS = 10_000
 /** Largest message reassembled from chunks. */
 const MAX_REASSEMBLED_BYTES = 1024 * 1024 * 1024
 
-const EMPTY_UPDATE = Y.encodeStateAsUpdate(new Y.Doc())
-
 function proof(
   secret: string,
   role: 'dialer' | 'acceptor',
@@ -48,6 +48,36 @@ function malformedMesh(detail: string): RhizomeError {
 
 function sameProof(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/** What a link needs from the relay's mesh. */
+export interface PeerLinkHost {
+  readonly relayId: string
+  readonly storeId: string
+  /** The mesh secret both ends prove (docs/PROTOCOL.md, mesh section). */
+  readonly meshSecret: string
+  readonly log: Logger
+  readonly metrics: RelayMetrics
+  /** This relay's catalog, in name order; a null digest marks a corrupt document. */
+  catalog(): AsyncIterable<{ name: string; digest: string | null }>
+  /** Resolves once everything applied so far to loaded documents is committed. */
+  whenAllCommitted(): Promise<void>
+  matchesDigest(name: string, digest: string): Promise<boolean>
+  stateVectorOf(name: string): Promise<Uint8Array>
+  diffOf(name: string, stateVector: Uint8Array): Promise<Uint8Array>
+  /** Applies what the peer sent; resolves to the commit that makes it durable. */
+  applyFromPeer(
+    link: PeerLink,
+    name: string,
+    update: Uint8Array,
+    isPull: boolean,
+  ): Promise<{ committed: Promise<void> }>
+  onLinkOpen(link: PeerLink): void
+  onLinkClosed(link: PeerLink, wasOpen: boolean): void
+  /** A full catalog of the peer's was pulled and made durable. */
+  onRoundPulled(link: PeerLink): void
+  /** The peer acknowledged more: client ACKs waiting for copies re-evaluate. */
+  onPeerAck(): void
 }
 
 /**
@@ -86,11 +116,13 @@ export class PeerLink implements AckSource {
   #chunks: Uint8Array[] = []
   #chunkBytes = 0
   readonly #handshakeTimer: ReturnType<typeof setTimeout>
+  #drainWaiters: (() => void)[] = []
+  #durableWaiters: { seq: number; resolve: () => void }[] = []
 
   constructor(
     readonly ws: WebSocket,
     readonly role: 'dialer' | 'acceptor',
-    private readonly mesh: Mesh,
+    private readonly host: PeerLinkHost,
     /** The configured URL for dialed links. */
     readonly url: string | null,
   ) {
@@ -109,8 +141,8 @@ export class PeerLink implements AckSource {
         this.#send({
           type: 'hello',
           version: MESH_PROTOCOL_VERSION,
-          relayId: mesh.relay.id,
-          storeId: mesh.relay.store.id,
+          relayId: host.relayId,
+          storeId: host.storeId,
           nonce: this.#nonce,
         })
       if (ws.readyState === ws.OPEN) hello()
@@ -131,12 +163,9 @@ export class PeerLink implements AckSource {
       return
     }
     if (m.type === 'update' || m.type === 'step2') {
-      this.mesh.relay.metrics.replicationBytes.inc(
-        { peer: this.peerRelayId, direction: 'out' },
-        m.update.length,
-      )
+      this.host.metrics.replicationBytes.inc({ peer: this.peerRelayId, direction: 'out' }, m.update.length)
     }
-    for (const frame of chunkMeshFrame(encodeMeshMessage(m))) this.ws.send(frame)
+    for (const frame of chunkMeshFrame(encodeMeshMessage(m))) this.ws.send(frame, this.#onFrameWritten)
   }
 
   /** Closes the link; the dialer side reconnects with backoff. */
@@ -153,7 +182,9 @@ export class PeerLink implements AckSource {
     const wasOpen = this.state === 'open'
     this.state = 'closed'
     this.ws.terminate()
-    this.mesh.onLinkClosed(this, wasOpen)
+    this.#onFrameWritten()
+    this.#wakeDurableWaiters()
+    this.host.onLinkClosed(this, wasOpen)
   }
 
   #onFrame(frame: Uint8Array): void {
@@ -179,10 +210,10 @@ export class PeerLink implements AckSource {
           if (message) await this.#handle(message)
         } catch (err) {
           if (isRhizomeError(err) && err.code === 'PROTOCOL_MALFORMED') {
-            this.mesh.relay.log.warn({ peer: this.peerRelayId, err: err.message }, 'malformed mesh message')
+            this.host.log.warn({ peer: this.peerRelayId, err: err.message }, 'malformed mesh message')
             this.close(CloseCode.MALFORMED, err.message)
           } else {
-            this.mesh.relay.log.error({ err, peer: this.peerRelayId }, 'mesh message failed')
+            this.host.log.error({ err, peer: this.peerRelayId }, 'mesh message failed')
             this.close(CloseCode.TRANSIENT, 'relay error')
           }
           return
@@ -237,14 +268,14 @@ export class PeerLink implements AckSource {
       case 'ack':
         if (m.seq > this.ackedSeq) {
           this.ackedSeq = Math.min(m.seq, this.sentSeq)
-          this.mesh.relay.metrics.peerLag.set({ peer: this.peerRelayId }, this.sentSeq - this.ackedSeq)
-          this.mesh.relay.onPeerAck()
+          this.host.metrics.peerLag.set({ peer: this.peerRelayId }, this.sentSeq - this.ackedSeq)
+          this.host.onPeerAck()
         }
         return
       case 'synced':
         if (!this.peerSynced) {
           this.peerSynced = true
-          this.mesh.relay.log.info({ peer: this.peerRelayId }, 'peer holds our catalog')
+          this.host.log.info({ peer: this.peerRelayId }, 'peer holds our catalog')
         }
         return
       default:
@@ -253,8 +284,7 @@ export class PeerLink implements AckSource {
   }
 
   #handshake(m: MeshMessage): void {
-    const secret = this.mesh.relay.options.meshSecret ?? ''
-    const relay = this.mesh.relay
+    const secret = this.host.meshSecret
     if (this.role === 'acceptor' && m.type === 'hello') {
       if (m.version !== MESH_PROTOCOL_VERSION)
         return this.close(CloseCode.MALFORMED, 'unsupported mesh version')
@@ -263,8 +293,8 @@ export class PeerLink implements AckSource {
       this.peerStoreId = m.storeId
       this.#send({
         type: 'challenge',
-        relayId: relay.id,
-        storeId: relay.store.id,
+        relayId: this.host.relayId,
+        storeId: this.host.storeId,
         nonce: this.#nonce,
         proof: proof(secret, 'acceptor', m.nonce, this.#nonce),
       })
@@ -272,14 +302,14 @@ export class PeerLink implements AckSource {
     }
     if (this.role === 'acceptor' && m.type === 'proof' && this.#peerNonce) {
       if (!sameProof(m.proof, proof(secret, 'dialer', this.#peerNonce, this.#nonce))) {
-        relay.log.warn({ peer: this.peerRelayId }, 'peer failed the mesh secret challenge')
+        this.host.log.warn({ peer: this.peerRelayId }, 'peer failed the mesh secret challenge')
         return this.close(CloseCode.UNAUTHORIZED, 'mesh authentication failed')
       }
       return this.#opened()
     }
     if (this.role === 'dialer' && m.type === 'challenge') {
       if (!sameProof(m.proof, proof(secret, 'acceptor', this.#nonce, m.nonce))) {
-        relay.log.warn({ peer: this.url }, 'peer failed the mesh secret challenge')
+        this.host.log.warn({ peer: this.url }, 'peer failed the mesh secret challenge')
         return this.close(CloseCode.UNAUTHORIZED, 'mesh authentication failed')
       }
       this.peerRelayId = m.relayId
@@ -291,25 +321,24 @@ export class PeerLink implements AckSource {
   }
 
   #opened(): void {
-    if (this.peerStoreId === this.mesh.relay.store.id) {
+    if (this.peerStoreId === this.host.storeId) {
       this.close(CloseCode.MALFORMED, 'connected to itself')
       return
     }
     this.state = 'open'
     clearTimeout(this.#handshakeTimer)
-    this.mesh.onLinkOpen(this)
+    this.host.onLinkOpen(this)
     void this.startRound()
   }
 
   /** Streams our catalog to the peer (one anti-entropy round), with backpressure. */
   async startRound(): Promise<void> {
     const round = ++this.#round
-    const store = this.mesh.relay.store
     // Updates applied before this link opened were not forwarded on it: wait until they are
     // committed, so the catalog read below (from the store) includes them. Later ones are forwarded.
-    await this.mesh.relay.whenAllCommitted()
+    await this.host.whenAllCommitted()
     let page: { name: string; digest: string }[] = []
-    for await (const entry of store.catalog()) {
+    for await (const entry of this.host.catalog()) {
       if (this.state !== 'open') return
       if (entry.digest === null) continue // corrupt: never offered
       page.push({ name: entry.name, digest: entry.digest })
@@ -322,10 +351,19 @@ export class PeerLink implements AckSource {
     this.#send({ type: 'catalog', round, last: true, entries: page })
   }
 
-  async #whenDrained(): Promise<void> {
-    while (this.state === 'open' && this.ws.bufferedAmount > SEND_HIGH_WATER) {
-      await new Promise((r) => setTimeout(r, 5))
-    }
+  /** Resolves once the socket's send buffer is under the high-water mark, or the link closed. */
+  #whenDrained(): Promise<void> {
+    if (this.state !== 'open' || this.ws.bufferedAmount <= SEND_HIGH_WATER) return Promise.resolve()
+    return new Promise((resolve) => this.#drainWaiters.push(resolve))
+  }
+
+  /** Called as each frame leaves ws' buffer: wakes the catalog stream once the buffer drained. */
+  #onFrameWritten = (): void => {
+    if (this.#drainWaiters.length === 0) return
+    if (this.state === 'open' && this.ws.bufferedAmount > SEND_HIGH_WATER) return
+    const waiters = this.#drainWaiters
+    this.#drainWaiters = []
+    for (const wake of waiters) wake()
   }
 
   async #onCatalog(entries: { name: string; digest: string }[], last: boolean, round: number): Promise<void> {
@@ -334,7 +372,7 @@ export class PeerLink implements AckSource {
       this.#catalogDone = false
     }
     for (const { name, digest } of entries) {
-      if (!(await this.mesh.matchesDigest(name, digest))) this.#pullQueue.push(name)
+      if (!(await this.host.matchesDigest(name, digest))) this.#pullQueue.push(name)
     }
     if (last) this.#catalogDone = true
     this.#pump()
@@ -344,20 +382,20 @@ export class PeerLink implements AckSource {
   /** Asks for a document with our state vector; the answer is a step2. */
   requestDoc(name: string, stateVector: Uint8Array | null): void {
     this.#pullsInFlight.set(name, (this.#pullsInFlight.get(name) ?? 0) + 1)
-    this.#send({ type: 'step1', name, stateVector: stateVector ?? new Uint8Array([0]) })
+    this.#send({ type: 'step1', name, stateVector: stateVector ?? EMPTY_STATE_VECTOR })
   }
 
   #pump(): void {
     while (this.state === 'open' && this.#pullsInFlight.size < MAX_PULLS && this.#pullQueue.length > 0) {
       const name = this.#pullQueue.shift()!
       this.#pullsInFlight.set(name, (this.#pullsInFlight.get(name) ?? 0) + 1)
-      this.mesh.stateVectorOf(name).then(
+      this.host.stateVectorOf(name).then(
         (sv) => {
           if (this.state === 'open') this.#send({ type: 'step1', name, stateVector: sv })
         },
         () => {
           // A local document we cannot read is repaired as a whole from the peer.
-          if (this.state === 'open') this.#send({ type: 'step1', name, stateVector: new Uint8Array([0]) })
+          if (this.state === 'open') this.#send({ type: 'step1', name, stateVector: EMPTY_STATE_VECTOR })
         },
       )
     }
@@ -373,33 +411,44 @@ export class PeerLink implements AckSource {
         if (this.state !== 'open') return
         this.pulledRounds++
         this.#send({ type: 'synced', round })
-        this.mesh.onRoundPulled(this)
+        this.host.onRoundPulled(this)
       })
     }
   }
 
-  async #whenDurableThrough(seq: number): Promise<void> {
-    while (this.state === 'open' && this.#ackedOut < seq) await new Promise((r) => setTimeout(r, 5))
+  /** Resolves once everything the peer sent through `seq` is durable here, or the link closed. */
+  #whenDurableThrough(seq: number): Promise<void> {
+    if (this.state !== 'open' || this.#ackedOut >= seq) return Promise.resolve()
+    return new Promise((resolve) => this.#durableWaiters.push({ seq, resolve }))
+  }
+
+  #wakeDurableWaiters(): void {
+    const closed = this.state !== 'open'
+    this.#durableWaiters = this.#durableWaiters.filter((w) => {
+      if (!closed && w.seq > this.#ackedOut) return true
+      w.resolve()
+      return false
+    })
   }
 
   async #onStep1(name: string, stateVector: Uint8Array): Promise<void> {
     let update: Uint8Array
     try {
-      update = await this.mesh.diffOf(name, stateVector)
+      update = await this.host.diffOf(name, stateVector)
     } catch (err) {
-      this.mesh.relay.log.warn({ doc: name, err: (err as Error).message }, 'cannot answer a peer pull')
+      this.host.log.warn({ doc: name, err: (err as Error).message }, 'cannot answer a peer pull')
       update = EMPTY_UPDATE
     }
     this.#send({ type: 'step2', name, update, seq: ++this.sentSeq })
-    this.mesh.relay.metrics.peerLag.set({ peer: this.peerRelayId }, this.sentSeq - this.ackedSeq)
+    this.host.metrics.peerLag.set({ peer: this.peerRelayId }, this.sentSeq - this.ackedSeq)
     await this.#whenDrained()
   }
 
   async #onPeerUpdate(name: string, update: Uint8Array, seq: number, isPull: boolean): Promise<void> {
-    this.mesh.relay.metrics.replicationBytes.inc({ peer: this.peerRelayId, direction: 'in' }, update.length)
+    this.host.metrics.replicationBytes.inc({ peer: this.peerRelayId, direction: 'in' }, update.length)
     const entry = { seq, done: false }
     this.#durable.push(entry)
-    const { committed } = await this.mesh.applyFromPeer(this, name, update, isPull)
+    const { committed } = await this.host.applyFromPeer(this, name, update, isPull)
     committed.then(
       () => {
         entry.done = true
@@ -422,6 +471,7 @@ export class PeerLink implements AckSource {
     if (acked > this.#ackedOut) {
       this.#ackedOut = acked
       this.#send({ type: 'ack', seq: acked })
+      this.#wakeDurableWaiters()
     }
   }
 

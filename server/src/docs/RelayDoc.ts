@@ -2,7 +2,6 @@ import { ErrorCode, encodeAwareness, encodeSyncUpdate, RhizomeError } from '@rhi
 import type { DocStore } from '@rhizome/store'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
-import type { ClientConnection } from './ClientConnection.js'
 
 /** Updates merged into one broadcast at most; a larger burst is flushed at once (merging grows superlinearly). */
 const MAX_BATCHED_UPDATES = 256
@@ -10,7 +9,19 @@ const MAX_BATCHED_UPDATES = 256
 /** Origin of the transaction that loads stored state; such updates are not stored again or forwarded. */
 export const LOAD_ORIGIN = Symbol('rhizome-load')
 
-/** What a document needs from the relay that holds it. */
+/** A client socket attached to a document, as the document sees it. */
+export interface DocClient {
+  /** Awareness client ids this socket introduced (and may change or remove). */
+  readonly awarenessIds: Set<number>
+  /** Sends a frame (awareness, ACK, sync answers). */
+  sendFrame(frame: Uint8Array): void
+  /** Sends a document update frame (counted as an update sent). */
+  sendUpdateFrame(frame: Uint8Array): void
+  /** Closes the socket with a close code of docs/PROTOCOL.md section 4. */
+  close(code: number, reason: string): void
+}
+
+/** What a document needs from the registry that holds it. */
 export interface DocHost {
   readonly store: DocStore
   /** Called for every update that changed the document, after it was handed to the store. */
@@ -29,7 +40,7 @@ export interface DocHost {
 export class RelayDoc {
   readonly ydoc: Y.Doc
   readonly awareness: awarenessProtocol.Awareness
-  readonly clients = new Set<ClientConnection>()
+  readonly clients = new Set<DocClient>()
   /** Resolves once the stored state is loaded; rejects with STORE_CORRUPT for a damaged document. */
   readonly ready: Promise<void>
   #lastCommit: Promise<void> = Promise.resolve()
@@ -131,7 +142,7 @@ export class RelayDoc {
     }
     // Structs whose dependencies are missing wait in memory and are stored (through the update
     // event) once they integrate. They are never stored raw: an update Yjs could not integrate
-    // must not reach the store, and an ACK covers only what was applied (PROTOCOL.md section 3).
+    // must not reach the store, and an ACK covers only what was applied (docs/PROTOCOL.md section 3).
     return changed
   }
 
@@ -178,14 +189,14 @@ export class RelayDoc {
   }
 
   /** Attaches a client socket; keeps the document loaded while it is attached. */
-  attach(client: ClientConnection): void {
+  attach(client: DocClient): void {
     this.clients.add(client)
     this.#hadClients = true
     this.#cancelIdle()
   }
 
   /** Detaches a client and removes the awareness states it controlled. */
-  detach(client: ClientConnection): void {
+  detach(client: DocClient): void {
     if (!this.clients.delete(client)) return
     if (client.awarenessIds.size > 0) {
       awarenessProtocol.removeAwarenessStates(this.awareness, [...client.awarenessIds], null)

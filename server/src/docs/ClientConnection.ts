@@ -4,7 +4,6 @@ import {
   decodeMessage,
   ErrorCode,
   encodeAck,
-  encodeAuthDenied,
   encodeAwareness,
   encodeSyncStep1,
   encodeSyncStep2,
@@ -14,11 +13,12 @@ import {
 import type { WebSocket } from 'ws'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
-import { AckTracker } from './AckTracker.js'
-import type { Logger } from './logger.js'
-import type { RelayMetrics } from './metrics.js'
-import type { RelayDoc } from './RelayDoc.js'
-import { TokenBucket } from './TokenBucket.js'
+import { refuseSocket } from '../connections/refusal.js'
+import { TokenBucket } from '../connections/TokenBucket.js'
+import type { Logger } from '../logger.js'
+import type { RelayMetrics } from '../metrics.js'
+import { type AckSource, AckTracker } from './AckTracker.js'
+import type { DocClient, RelayDoc } from './RelayDoc.js'
 
 /** Largest awareness update one message may carry. */
 export const MAX_AWARENESS_BYTES = 64 * 1024
@@ -33,7 +33,7 @@ export interface ConnectionHost {
   /** Bytes a socket may send before its document finished loading. */
   readonly maxPendingBytes: number
   /** Current ack targets of every caught-up peer link. */
-  ackTargets(): Map<import('./AckTracker.js').AckSource, number>
+  ackTargets(): Map<AckSource, number>
   onConnectionClosed(conn: ClientConnection): void
 }
 
@@ -41,7 +41,7 @@ export interface ConnectionHost {
  * One client WebSocket on one document: y-websocket messages in and out, ACK bookkeeping for
  * sockets that opted in with `rhizome=1`, per-socket rate limits, and the close code of any failure.
  */
-export class ClientConnection {
+export class ClientConnection implements DocClient {
   readonly awarenessIds = new Set<number>()
   readonly #acks: AckTracker | null
   #n = 0
@@ -229,14 +229,9 @@ export class ClientConnection {
   /** Sends AUTH denied (for 4401/4403) and closes with `code`. */
   close(code: number, reason: string): void {
     if (this.#closed) return
-    if (code === CloseCode.UNAUTHORIZED || code === CloseCode.FORBIDDEN) {
-      try {
-        this.ws.send(encodeAuthDenied(reason))
-      } catch {}
-    }
     this.host.metrics.closes.inc({ code: String(code) })
     this.host.log.info({ doc: this.doc.name, code, reason, sub: this.sub }, 'closing client socket')
-    this.ws.close(code, reason.slice(0, 120))
+    refuseSocket(this.ws, code, reason)
     this.#onClose()
   }
 

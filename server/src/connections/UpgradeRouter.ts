@@ -1,0 +1,160 @@
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import {
+  CloseCode,
+  closeCodeFor,
+  ErrorCode,
+  grantsDoc,
+  parseDocName,
+  RhizomeError,
+  type TokenAccess,
+} from '@rhizome/protocol'
+import { type WebSocket, WebSocketServer } from 'ws'
+import { type Logger, redactUrl } from '../logger.js'
+import type { RelayMetrics } from '../metrics.js'
+import { IpAdmission } from './IpAdmission.js'
+import type { Keepalive } from './Keepalive.js'
+import { closeOversizeAs4413, refuseSocket, refuseUpgrade } from './refusal.js'
+import type { TokenVerifier } from './TokenVerifier.js'
+
+/** What a client socket was granted: its access level, and the token's subject and expiry. */
+export interface ClientGrant {
+  access: TokenAccess
+  sub?: string
+  /** Seconds since the epoch; the socket is closed with 4401 then. */
+  exp?: number
+}
+
+/** A client socket that passed admission and auth, with the frames it sent meanwhile. */
+export interface AdmittedClient {
+  ws: WebSocket
+  name: string
+  grant: ClientGrant
+  /** `rhizome=1`: the socket opted in to the extension messages. */
+  extensions: boolean
+  early: Buffer[]
+}
+
+/** What the router needs from the relay. */
+export interface UpgradeHost {
+  readonly log: Logger
+  readonly metrics: RelayMetrics
+  /** True once the relay is shutting down: upgrades get 503. */
+  readonly closing: boolean
+  /** True when the relay may open mesh links at all (it has a mesh secret, or needs none). */
+  readonly meshAllowed: boolean
+  /** Completes a `/_mesh` upgrade. */
+  acceptMesh(req: IncomingMessage, socket: Duplex, head: Buffer): void
+  /** Takes over an admitted client socket. */
+  acceptClient(client: AdmittedClient): void
+}
+
+/** Limits the router enforces before any document is touched. */
+export interface UpgradeLimits {
+  maxMessageBytes: number
+  maxConnectionsPerIp: number
+}
+
+/**
+ * Routes every WebSocket upgrade of the relay: `/_mesh` to the mesh, `/<docName>` to a client
+ * socket after per-IP admission and token checks (docs/PROTOCOL.md sections 2 and 5). Nothing of a
+ * document is read before a socket passed all of them.
+ */
+export class UpgradeRouter {
+  readonly #admission: IpAdmission
+  /**
+   * Frames over the limit are refused by ws while still reading the header (see
+   * {@link closeOversizeAs4413}).
+   */
+  readonly #wss: WebSocketServer
+
+  constructor(
+    private readonly host: UpgradeHost,
+    private readonly verifier: TokenVerifier | null,
+    private readonly keepalive: Keepalive,
+    limits: UpgradeLimits,
+  ) {
+    this.#admission = new IpAdmission(limits.maxConnectionsPerIp)
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes })
+  }
+
+  /** Client sockets completed by this router and not yet closed. */
+  get sockets(): Set<WebSocket> {
+    return this.#wss.clients
+  }
+
+  /** The `upgrade` listener of the HTTP server. */
+  onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.host.closing) return refuseUpgrade(socket, 503)
+    // The raw request target, not `new URL(...).pathname`: WHATWG URL parsing resolves `..`,
+    // `%2e%2e` and backslashes, which would turn `a/%2e%2e/b` into the valid name `b` instead of
+    // the HTTP 400 that docs/PROTOCOL.md section 2 requires.
+    const target = req.url ?? '/'
+    const q = target.indexOf('?')
+    const path = q >= 0 ? target.slice(0, q) : target
+    const query = new URLSearchParams(q >= 0 ? target.slice(q + 1) : '')
+    if (path === '/_mesh') {
+      if (!this.host.meshAllowed) {
+        this.host.log.warn('refused a mesh connection: this relay has no --mesh-secret')
+        return refuseUpgrade(socket, 403, 'this relay has no --mesh-secret')
+      }
+      if (!this.#admission.admit(req, socket)) return refuseUpgrade(socket, 429)
+      this.host.acceptMesh(req, socket, head)
+      return
+    }
+    let name: string
+    try {
+      if (!path.startsWith('/')) throw new RhizomeError(ErrorCode.DOC_NAME_INVALID, 'invalid request target')
+      name = parseDocName(path.slice(1))
+    } catch (err) {
+      this.host.log.debug({ url: redactUrl(req.url ?? '') }, 'refused upgrade: bad document name')
+      return refuseUpgrade(socket, 400, err instanceof Error ? err.message : 'invalid document name')
+    }
+    if (!this.#admission.admit(req, socket)) return refuseUpgrade(socket, 429)
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      this.#authorize(ws, name, query).catch((err) => {
+        this.host.log.error({ err, doc: name }, 'failed to accept a socket')
+        ws.close(CloseCode.TRANSIENT, 'relay error')
+      })
+    })
+  }
+
+  async #authorize(ws: WebSocket, name: string, query: URLSearchParams): Promise<void> {
+    this.keepalive.watch(ws)
+    closeOversizeAs4413(ws)
+    ws.on('error', () => {})
+    // Frames that arrive while the token is checked are kept until the connection takes over.
+    const early: Buffer[] = []
+    const buffer = (data: Buffer) => early.push(data)
+    ws.on('message', buffer)
+    let grant: ClientGrant = { access: 'admin' }
+    if (this.verifier) {
+      let sub: string | undefined
+      try {
+        const claims = await this.verifier.verify(query.get('token'))
+        sub = claims.sub
+        if (!grantsDoc(claims, name)) throw new RhizomeError(ErrorCode.AUTH_FORBIDDEN, 'document not granted')
+        grant = { access: claims.access, sub: claims.sub, exp: claims.exp }
+      } catch (err) {
+        const code = closeCodeFor(err)
+        const reason = err instanceof Error ? err.message : 'unauthorized'
+        this.host.log.info({ doc: name, code, reason, sub }, 'refused socket')
+        this.host.metrics.closes.inc({ code: String(code) })
+        return refuseSocket(ws, code, reason)
+      }
+    }
+    if (ws.readyState !== ws.OPEN) return
+    ws.off('message', buffer)
+    this.host.acceptClient({ ws, name, grant, extensions: query.get('rhizome') === '1', early })
+  }
+
+  /** Closes every client socket with `code` (shutdown). */
+  closeAll(code: number, reason: string): void {
+    for (const ws of this.#wss.clients) ws.close(code, reason)
+  }
+
+  /** Cuts every client socket that did not finish its close handshake. */
+  terminateAll(): void {
+    for (const ws of this.#wss.clients) ws.terminate()
+  }
+}

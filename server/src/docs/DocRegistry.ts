@@ -1,0 +1,201 @@
+import {
+  CloseCode,
+  digestOfDoc,
+  EMPTY_STATE_VECTOR,
+  EMPTY_UPDATE,
+  ErrorCode,
+  isRhizomeError,
+} from '@rhizome/protocol'
+import type { DocStore } from '@rhizome/store'
+import * as Y from 'yjs'
+import type { Logger } from '../logger.js'
+import type { RelayMetrics } from '../metrics.js'
+import { type DocHost, RelayDoc } from './RelayDoc.js'
+
+/** What the registry tells the rest of the relay. */
+export interface DocRegistryEvents {
+  /** An update changed a loaded document (after it was handed to the store): forward it. */
+  onUpdate(name: string, update: Uint8Array, origin: unknown): void
+  /** A stored document failed its checksums: fetch it whole from a peer. */
+  onCorrupt(name: string): void
+  /** True while the relay shuts down (a closed store is then no failure). */
+  readonly closing: boolean
+}
+
+/**
+ * Owns "where a document's state lives": the map of documents loaded in memory (acquire, hold,
+ * evict when idle) and every read that must come from the loaded Y.Doc when there is one and from
+ * the store otherwise (state vector, diff, digest), for client sockets, the mesh, HTTP and admin
+ * paths alike.
+ */
+export class DocRegistry implements DocHost {
+  readonly #docs = new Map<string, RelayDoc>()
+
+  constructor(
+    readonly store: DocStore,
+    readonly idleMs: number,
+    private readonly log: Logger,
+    private readonly metrics: RelayMetrics,
+    private readonly events: DocRegistryEvents,
+  ) {}
+
+  /** Documents loaded in memory. */
+  get size(): number {
+    return this.#docs.size
+  }
+
+  /** The loaded document, if `name` is in memory and not destroyed. */
+  loaded(name: string): RelayDoc | undefined {
+    const doc = this.#docs.get(name)
+    return doc && !doc.closed ? doc : undefined
+  }
+
+  /** The in-memory document, loading it if needed; the caller attaches to it or holds it. */
+  acquire(name: string): RelayDoc {
+    let doc = this.#docs.get(name)
+    if (!doc) {
+      doc = new RelayDoc(name, this)
+      this.#docs.set(name, doc)
+      this.metrics.docsActive.set(this.#docs.size)
+    }
+    return doc
+  }
+
+  /**
+   * Runs `fn` with the document loaded and kept in memory (peer replication, admin reads).
+   * @throws RhizomeError STORE_CORRUPT when the stored document is damaged.
+   */
+  async withDoc<T>(name: string, fn: (doc: RelayDoc) => Promise<T> | T): Promise<T> {
+    const doc = this.acquire(name)
+    return doc.hold(async () => {
+      try {
+        await doc.ready
+      } catch (err) {
+        this.onLoadFailure(doc, err)
+        throw err
+      }
+      return fn(doc)
+    })
+  }
+
+  /** A document could not be loaded: a corrupt one is repaired from peers; it leaves memory. */
+  onLoadFailure(doc: RelayDoc, err: unknown): void {
+    if (isRhizomeError(err, ErrorCode.STORE_CORRUPT)) {
+      this.metrics.corruptDocs.inc()
+      this.log.warn({ doc: doc.name }, 'document has corrupt records; repairing from peers')
+      this.events.onCorrupt(doc.name)
+    } else {
+      this.log.error({ err, doc: doc.name }, 'failed to load document')
+    }
+    this.#drop(doc)
+  }
+
+  /** The state vector of `name` (empty for an unknown document). */
+  async stateVectorOf(name: string): Promise<Uint8Array> {
+    const loaded = this.loaded(name)
+    if (loaded) {
+      await loaded.ready
+      return Y.encodeStateVector(loaded.ydoc)
+    }
+    return (await this.store.getStateVector(name)) ?? EMPTY_STATE_VECTOR
+  }
+
+  /** What `name` holds beyond `stateVector`, as one update (empty for an unknown document). */
+  async diffOf(name: string, stateVector: Uint8Array): Promise<Uint8Array> {
+    const loaded = this.loaded(name)
+    if (loaded) {
+      await loaded.ready
+      return Y.encodeStateAsUpdate(loaded.ydoc, stateVector)
+    }
+    return (await this.store.diff(name, stateVector)) ?? EMPTY_UPDATE
+  }
+
+  /** The digest of `name` (docs/PROTOCOL.md section 1); null when unknown or unreadable. */
+  async digestOf(name: string): Promise<string | null> {
+    const loaded = this.loaded(name)
+    if (loaded) {
+      try {
+        await loaded.ready
+        return digestOfDoc(loaded.ydoc)
+      } catch {
+        return null
+      }
+    }
+    try {
+      return await this.store.getDigest(name)
+    } catch {
+      return null
+    }
+  }
+
+  /**
+   * Applies an update that came from a peer. A pulled document this relay has never held (a
+   * recovering relay pulls thousands) goes straight into the store without a Y.Doc; otherwise it
+   * is applied to the loaded document. Returns the commit that makes it durable.
+   * @throws RhizomeError STORE_CORRUPT when the stored document is damaged.
+   */
+  async applyFromPeer(
+    name: string,
+    update: Uint8Array,
+    origin: unknown,
+    isPull: boolean,
+  ): Promise<{ committed: Promise<void> }> {
+    if (isPull && !this.#docs.has(name) && !(await this.store.has(name))) {
+      const committed = this.store.append(name, update).then(() => {
+        // A client may have opened it meanwhile, loading the store before this commit.
+        const loaded = this.loaded(name)
+        if (loaded) loaded.ready.then(() => loaded.apply(update, origin)).catch(() => {})
+      })
+      return { committed }
+    }
+    return this.withDoc(name, (doc) => {
+      doc.apply(update, origin)
+      return { committed: doc.whenCommitted() }
+    })
+  }
+
+  /** Resolves once everything applied so far to any loaded document is durable in the store. */
+  async whenAllCommitted(): Promise<void> {
+    await Promise.allSettled([...this.#docs.values()].map((d) => d.whenCommitted()))
+  }
+
+  /** Frees every loaded document (after the store closed). */
+  destroyAll(): void {
+    for (const doc of this.#docs.values()) doc.destroy()
+    this.#docs.clear()
+  }
+
+  // DocHost: what each loaded document reports.
+
+  onDocUpdate(doc: RelayDoc, update: Uint8Array, origin: unknown): void {
+    this.events.onUpdate(doc.name, update, origin)
+  }
+
+  onPersistFailure(doc: RelayDoc, err: unknown): void {
+    if (this.events.closing && isRhizomeError(err, ErrorCode.STORE_CLOSED)) return
+    this.log.error({ err, doc: doc.name }, 'persisting an update failed; dropping the in-memory copy')
+    for (const client of doc.clients) client.close(CloseCode.TRANSIENT, 'storage failure')
+    this.#drop(doc)
+  }
+
+  onIdle(doc: RelayDoc): void {
+    doc.whenCommitted().then(
+      () => {
+        if (!doc.idle || this.#docs.get(doc.name) !== doc) return
+        // The store now holds exactly this state: hand it the digest so that catalogs and
+        // anti-entropy never have to load the document again to learn it.
+        this.store
+          .noteDigest(doc.name, digestOfDoc(doc.ydoc), Y.encodeStateVector(doc.ydoc))
+          .catch((err) => this.log.debug({ err, doc: doc.name }, 'could not cache a digest'))
+        this.#drop(doc)
+      },
+      () => {},
+    )
+  }
+
+  #drop(doc: RelayDoc): void {
+    if (this.#docs.get(doc.name) === doc) this.#docs.delete(doc.name)
+    if (!doc.closed) doc.destroy()
+    this.metrics.docsActive.set(this.#docs.size)
+  }
+}
