@@ -25,4 +25,14 @@ export {
   MessageType,
   SyncStep,
 } from './messages.js'
+export {
+  type ChangeEntry,
+  DEVICE_SESSION_MESSAGES,
+  decodeSessionMessage,
+  encodeSessionMessage,
+  SESSION_PROTOCOL_VERSION,
+  type SessionCheckpoint,
+  type SessionMessage,
+  type SessionSyncStep,
+} from './sessionMessages.js'
 export { accessAllows, docPatternMatches, grantsDoc, type TokenAccess, type TokenClaims } from './tokens.js'
