@@ -91,7 +91,7 @@ export function countLogRecord(meta: DocMeta, bytes: number): void {
 
 /**
  * Accounts for log records merged into a new snapshot of `snapshotBytes`: what was read leaves the
- * log counts, never below zero (a meta record rebuilt after damage may have counted fewer).
+ * log counts, clamped at zero so that a meta record which undercounted its log stays valid.
  */
 export function countCompacted(
   meta: DocMeta,
