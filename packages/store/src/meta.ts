@@ -1,5 +1,6 @@
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
+import { decodeChecked, encodeChecked } from './checksum.js'
 
 /**
  * What the store keeps about one document besides its records. Persisted (checksummed) in the
@@ -56,4 +57,60 @@ export function decodeMeta(bytes: Uint8Array): DocMeta {
 /** A meta record for a document with nothing stored yet. */
 export function emptyMeta(): DocMeta {
   return { updates: 0, logBytes: 0, snapshotBytes: 0, digest: null, stateVector: null }
+}
+
+/** A meta record as stored under `key`: {@link encodeMeta} framed by `encodeChecked`. */
+export function encodeMetaRecord(key: string, meta: DocMeta): Uint8Array {
+  return encodeChecked(key, encodeMeta(meta))
+}
+
+/**
+ * Verifies and parses a stored meta record. Returns `null` when it fails its checksum or does not
+ * parse: either way the record is damaged and the caller treats it as corruption.
+ */
+export function decodeMetaRecord(key: string, value: Uint8Array): DocMeta | null {
+  const payload = decodeChecked(key, value)
+  if (payload === null) return null
+  try {
+    return decodeMeta(payload)
+  } catch {
+    return null
+  }
+}
+
+/** Payload bytes the document occupies: snapshot plus log. */
+export function storedBytes(meta: DocMeta): number {
+  return meta.logBytes + meta.snapshotBytes
+}
+
+/** Counts one more log record of `bytes` payload bytes (does not touch the cached summary). */
+export function countLogRecord(meta: DocMeta, bytes: number): void {
+  meta.updates++
+  meta.logBytes += bytes
+}
+
+/**
+ * Accounts for log records merged into a new snapshot of `snapshotBytes`: what was read leaves the
+ * log counts, clamped at zero so that a meta record which undercounted its log stays valid.
+ */
+export function countCompacted(
+  meta: DocMeta,
+  read: { logCountRead: number; logBytesRead: number },
+  snapshotBytes: number,
+): void {
+  meta.updates = Math.max(0, meta.updates - read.logCountRead)
+  meta.logBytes = Math.max(0, meta.logBytes - read.logBytesRead)
+  meta.snapshotBytes = snapshotBytes
+}
+
+/** Caches the digest and state vector of the document's current state (they are valid together). */
+export function setSummary(meta: DocMeta, digest: string, stateVector: Uint8Array): void {
+  meta.digest = digest
+  meta.stateVector = stateVector
+}
+
+/** Marks the cached digest and state vector stale (the state changed, or they cannot be trusted). */
+export function clearSummary(meta: DocMeta): void {
+  meta.digest = null
+  meta.stateVector = null
 }

@@ -1,10 +1,16 @@
-import type { AbstractLevel } from 'abstract-level'
+import type { AbstractBatchOptions, AbstractLevel } from 'abstract-level'
 import { CHECKSUM_BYTES, decodeChecked } from './checksum.js'
 import { docRange, isLogKey, snapshotKey } from './keys.js'
-import type { DocMeta } from './meta.js'
+import { countLogRecord, type DocMeta, emptyMeta } from './meta.js'
 
 /** Per-call encodings: the caller's database may use any defaults. */
 export const RAW = { keyEncoding: 'utf8', valueEncoding: 'view' } as const
+
+/**
+ * Options of every durable write: {@link RAW} encodings plus `sync`, a classic-level option (fsync
+ * before the batch resolves) that other backends ignore.
+ */
+export const SYNC_BATCH = { ...RAW, sync: true } as AbstractBatchOptions<string, Uint8Array>
 
 // biome-ignore lint/suspicious/noExplicitAny: the store works over any abstract-level database
 export type AnyLevel = AbstractLevel<any, any, any>
@@ -77,13 +83,11 @@ export async function readDocRecords(
 
 /** Recomputes a document's meta record from its stored records (after the meta itself was damaged). */
 export async function rebuildMeta(db: AnyLevel, name: string): Promise<DocMeta> {
-  const meta: DocMeta = { updates: 0, logBytes: 0, snapshotBytes: 0, digest: null, stateVector: null }
+  const meta = emptyMeta()
   for await (const [key, value] of db.iterator<string, Uint8Array>({ ...docRange(name), ...RAW })) {
     const bytes = Math.max(0, value.length - CHECKSUM_BYTES)
-    if (isLogKey(name, key)) {
-      meta.updates++
-      meta.logBytes += bytes
-    } else meta.snapshotBytes = bytes
+    if (isLogKey(name, key)) countLogRecord(meta, bytes)
+    else meta.snapshotBytes = bytes
   }
   return meta
 }

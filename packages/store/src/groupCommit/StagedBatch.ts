@@ -2,7 +2,7 @@ import type { AbstractBatchOperation } from 'abstract-level'
 import { encodeChecked } from '../checksum.js'
 import { metaKey, repairKey } from '../keys.js'
 import type { MetaCache, MetaEntry } from '../MetaCache.js'
-import { encodeMeta } from '../meta.js'
+import { encodeMetaRecord } from '../meta.js'
 import type { AnyLevel } from '../records.js'
 
 /** One batch operation with string keys and byte values. */
@@ -109,7 +109,7 @@ export class StagedBatch {
       const entry = this.#staged.get(name)
       if (!entry) continue
       const key = metaKey(name)
-      ops.push({ type: 'put', key, value: encodeChecked(key, encodeMeta(entry.meta)) })
+      ops.push({ type: 'put', key, value: encodeMetaRecord(key, entry.meta) })
     }
     return ops
   }

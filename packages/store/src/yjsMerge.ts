@@ -1,3 +1,7 @@
+/**
+ * Merging and applying a document's stored updates through a Y.Doc (a scratch one, or the caller's),
+ * and validating updates before they are stored.
+ */
 import { digestOfDoc, ErrorCode, RhizomeError } from '@rhizome/protocol'
 import * as Y from 'yjs'
 import type { DocRecords } from './records.js'
@@ -10,13 +14,6 @@ export interface Merged {
   digest: string
   /** Its state vector. */
   stateVector: Uint8Array
-}
-
-/** The error reads of a damaged (or quarantined) document throw. */
-export function corruptError(name: string): RhizomeError {
-  return new RhizomeError(ErrorCode.STORE_CORRUPT, `document ${JSON.stringify(name)} has damaged records`, {
-    doc: name,
-  })
 }
 
 /**

@@ -1,0 +1,148 @@
+import { ErrorCode, RhizomeError } from '@rhizome/protocol'
+import { metaKey } from '../keys.js'
+import type { MetaCache, MetaEntry } from '../MetaCache.js'
+import { clearSummary, countLogRecord, decodeMetaRecord, emptyMeta } from '../meta.js'
+import { type AnyLevel, RAW, rebuildMeta, SYNC_BATCH } from '../records.js'
+import { CommitQueue } from './CommitQueue.js'
+import { StagedBatch } from './StagedBatch.js'
+
+/** One unit of work of a group commit. */
+export interface Job {
+  /** The document the job changes; its meta record is prefetched with the others of the batch. */
+  name: string
+  run(batch: StagedBatch): void | Promise<void>
+}
+
+/** Options of {@link GroupCommit}. */
+export interface GroupCommitOptions {
+  /** Metrics hook, called after each group commit with its duration, job count and distinct documents. */
+  onCommit?: ((info: { ms: number; ops: number; docs: number }) => void) | undefined
+  /** Called after each commit, once per document that received log records in it. */
+  onAppended: (name: string) => void
+}
+
+/**
+ * Every write of a store goes through here: jobs from all documents that arrive while one
+ * `batch()` (with `sync: true`) is in flight go into the next single batch, and each job's promise
+ * resolves only once its batch is durable. Owns the committed state derived from the batches: the
+ * meta cache, the set of quarantined documents (those with a repair marker), the document count
+ * and the generation counter.
+ */
+export class GroupCommit {
+  /** Committed meta records; only commits install entries that replace others. */
+  readonly cache: MetaCache
+  readonly #db: AnyLevel
+  readonly #queue: CommitQueue<Job>
+  readonly #quarantined: Set<string>
+  readonly #options: GroupCommitOptions
+  #gen = 0
+  #docCount: number
+
+  /**
+   * @param quarantined - documents with a persisted repair marker at open; kept current by commits.
+   * @param docCount - documents stored at open.
+   */
+  constructor(
+    db: AnyLevel,
+    cache: MetaCache,
+    quarantined: Set<string>,
+    docCount: number,
+    options: GroupCommitOptions,
+  ) {
+    this.#db = db
+    this.cache = cache
+    this.#quarantined = quarantined
+    this.#docCount = docCount
+    this.#options = options
+    this.#queue = new CommitQueue((jobs) => this.#commit(jobs))
+  }
+
+  /** Documents whose repair marker is committed. */
+  get quarantined(): ReadonlySet<string> {
+    return this.#quarantined
+  }
+
+  /** Number of documents stored, as of the last commit. */
+  get docCount(): number {
+    return this.#docCount
+  }
+
+  /** A new generation number (process-wide unique): for every state change and every meta load. */
+  nextGen(): number {
+    return ++this.#gen
+  }
+
+  /** Resolves once the commit containing `job` is durable; rejects with that commit's error. */
+  enqueue(job: Job): Promise<void> {
+    return this.#queue.enqueue(job)
+  }
+
+  /** Resolves (never rejects) once every job enqueued so far has been committed or has failed. */
+  drain(): Promise<void> {
+    return this.#queue.drain()
+  }
+
+  /**
+   * Appends one log record (`value`, already checksummed under `key`, of `bytes` payload bytes),
+   * creating the document if needed; its cached summary goes stale.
+   */
+  append(name: string, key: string, value: Uint8Array, bytes: number): Promise<void> {
+    return this.enqueue({
+      name,
+      run: async (batch) => {
+        const entry = (await batch.meta(name)) ?? batch.create(name, { meta: emptyMeta(), gen: 0 })
+        batch.put(key, value)
+        countLogRecord(entry.meta, bytes)
+        clearSummary(entry.meta)
+        entry.gen = this.nextGen()
+        batch.touch(name)
+        batch.appended.add(name)
+      },
+    })
+  }
+
+  /** Meta loader of the commit path: damaged meta records are rebuilt and the marker goes into the same batch. */
+  async #loadMetas(names: readonly string[], batch: StagedBatch): Promise<Map<string, MetaEntry | null>> {
+    const keys = names.map(metaKey)
+    const values = await this.#db.getMany<string, Uint8Array>(keys, RAW)
+    const out = new Map<string, MetaEntry | null>()
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!
+      const raw = values[i]
+      if (raw === undefined) {
+        out.set(name, null)
+        continue
+      }
+      let meta = decodeMetaRecord(keys[i]!, raw)
+      if (meta === null) {
+        batch.markCorrupt(name, keys[i]!)
+        meta = await rebuildMeta(this.#db, name)
+        // Rewrite the meta record with this batch whatever the job does.
+        out.set(name, { meta, gen: this.nextGen() })
+        continue
+      }
+      out.set(name, { meta, gen: this.nextGen() })
+    }
+    return out
+  }
+
+  async #commit(jobs: readonly Job[]): Promise<void> {
+    const started = performance.now()
+    const batch = new StagedBatch(this.cache, (names, b) => this.#loadMetas(names, b))
+    const names = new Set(jobs.map((job) => job.name))
+    await batch.prefetch(names)
+    for (const job of jobs) await job.run(batch)
+    for (const name of batch.markedCorrupt) if (await batch.meta(name)) batch.touch(name)
+    const ops = batch.operations()
+    if (ops.length > 0) {
+      if (this.#db.status !== 'open') throw new RhizomeError(ErrorCode.STORE_CLOSED, 'the database is closed')
+      await this.#db.batch<string, Uint8Array>(ops, SYNC_BATCH)
+    }
+    batch.install()
+    this.#docCount += batch.created.size
+    for (const name of batch.markedCorrupt) this.#quarantined.add(name)
+    for (const name of batch.repaired) this.#quarantined.delete(name)
+    this.#options.onCommit?.({ ms: performance.now() - started, ops: jobs.length, docs: names.size })
+    for (const name of batch.appended) this.#options.onAppended(name)
+  }
+}
