@@ -3,7 +3,7 @@ import { decodeChecked } from './checksum.js'
 import type { DigestCache } from './DigestCache.js'
 import type { DocReader } from './DocReader.js'
 import type { GroupCommit } from './groupCommit/GroupCommit.js'
-import { metaRange, nameOfMetaKey } from './keys.js'
+import { metaRange, metaRangeFrom, nameOfMetaKey } from './keys.js'
 import type { Lifecycle } from './Lifecycle.js'
 import { type DocMeta, decodeMeta, emptyMeta, storedBytes } from './meta.js'
 import { type AnyLevel, RAW } from './records.js'
@@ -61,15 +61,24 @@ export class Catalog {
    * All documents in name (byte) order, starting after `after`, at most `limit`, read in pages.
    * @throws RhizomeError STORE_CLOSED when the store closes before the next page.
    */
-  async *list(options: { after?: string; limit?: number } = {}): AsyncIterable<CatalogEntry> {
+  async *list(
+    options: { after?: string; limit?: number; prefix?: string } = {},
+  ): AsyncIterable<CatalogEntry> {
+    const prefix = options.prefix ?? ''
     let cursor = options.after
+    // Names starting with the prefix sort from the prefix itself on: start there (inclusive).
+    let first = prefix !== '' && (cursor === undefined || cursor < prefix)
+    if (first) cursor = undefined
     let remaining = options.limit ?? Number.POSITIVE_INFINITY
     while (remaining > 0) {
       this.#life.assertOpen()
       const limit = Math.min(CATALOG_PAGE, remaining)
-      const page = await this.#db.iterator<string, Uint8Array>({ ...metaRange(cursor), limit, ...RAW }).all()
+      const range = first ? metaRangeFrom(prefix) : metaRange(cursor)
+      first = false
+      const page = await this.#db.iterator<string, Uint8Array>({ ...range, limit, ...RAW }).all()
       for (const [key, value] of page) {
         const name = nameOfMetaKey(key)
+        if (!name.startsWith(prefix)) return
         cursor = name
         remaining--
         const cached = this.#commit.cache.get(name)

@@ -1,12 +1,13 @@
 import { ErrorCode, RhizomeError } from '@rhizome/protocol'
 import * as Y from 'yjs'
 import { Catalog, type CatalogEntry, countDocs } from './Catalog.js'
+import { type ChangeRecord, changesSince, loadChangeHead } from './ChangeFeed.js'
 import { Compactor } from './Compactor.js'
-import { encodeChecked } from './checksum.js'
+import { decodeChecked, encodeChecked } from './checksum.js'
 import { DigestCache, forgetDigests } from './DigestCache.js'
 import { DocReader } from './DocReader.js'
 import { GroupCommit } from './groupCommit/GroupCommit.js'
-import { checkDocName, logKey, metaKey } from './keys.js'
+import { checkDocName, localKey, logKey, metaKey } from './keys.js'
 import { Lifecycle } from './Lifecycle.js'
 import { MetaCache } from './MetaCache.js'
 import { loadQuarantined, quarantinedDocs } from './quarantine.js'
@@ -16,6 +17,7 @@ import { loadStoreId, newSession } from './storeId.js'
 import { scratchDoc, validateUpdate } from './yjsMerge.js'
 
 export type { CatalogEntry } from './Catalog.js'
+export type { ChangeRecord } from './ChangeFeed.js'
 
 /** Options of {@link DocStore.open}. */
 export interface DocStoreOptions {
@@ -79,6 +81,7 @@ export class DocStore {
     db: AnyLevel,
     id: string,
     docCount: number,
+    changeSeq: number,
     corrupt: Set<string>,
     options: DocStoreOptions,
   ) {
@@ -86,7 +89,7 @@ export class DocStore {
     this.id = id
     const onError = options.onError ?? ((err) => console.warn('rhizome store:', err))
     const cache = new MetaCache(options.metaCacheSize ?? 10_000)
-    this.#commit = new GroupCommit(db, cache, corrupt, docCount, {
+    this.#commit = new GroupCommit(db, cache, corrupt, docCount, changeSeq, {
       onCommit: options.onCommit,
       onAppended: (name) => this.#compactor.maybeCompact(name),
     })
@@ -111,7 +114,57 @@ export class DocStore {
     if (options.distrustDigests) await forgetDigests(db)
     const docCount = await countDocs(db)
     const corrupt = await loadQuarantined(db)
-    return new DocStore(db, id, docCount, corrupt, options)
+    const changeSeq = await loadChangeHead(db)
+    return new DocStore(db, id, docCount, changeSeq, corrupt, options)
+  }
+
+  /**
+   * The highest change sequence number committed (0 for a store that never changed). Every commit
+   * that changes a document's content (append, repair) gives it the next number; see
+   * {@link changesSince}. Numbers belong to this store: compare them only with the same {@link id}.
+   */
+  get changeSeq(): number {
+    return this.#commit.changeSeq
+  }
+
+  /**
+   * Documents whose last content change has a sequence number above `seq`, in sequence order, each
+   * once. Costs what changed since `seq`, not what is stored (the catch-up of a device that was
+   * offline). A document changed again while the listing runs may be listed at its new number.
+   * @throws RhizomeError STORE_CLOSED after {@link close}.
+   */
+  changesSince(seq: number): AsyncIterable<ChangeRecord> {
+    this.#life.assertOpen()
+    if (!Number.isSafeInteger(seq) || seq < 0) throw new TypeError('seq must be a non-negative integer')
+    return changesSince(this.#db, this.#life, seq)
+  }
+
+  /**
+   * A value of the store owner's local state (for example a device's checkpoint with a relay), or
+   * `null`. Local state is not a document: it is never listed, replicated or compacted.
+   * @throws RhizomeError STORE_CORRUPT when the stored value fails its checksum.
+   */
+  async getLocal(key: string): Promise<Uint8Array | null> {
+    this.#life.assertOpen()
+    const k = localKey(key)
+    const raw = await this.#db.get<string, Uint8Array>(k, RAW)
+    if (raw === undefined) return null
+    const payload = decodeChecked(k, raw)
+    if (payload === null)
+      throw new RhizomeError(ErrorCode.STORE_CORRUPT, `local state ${key} failed its checksum`)
+    return new Uint8Array(payload)
+  }
+
+  /**
+   * Stores a value of local state; resolves once durable. Goes through the group commit, so it is
+   * durable no earlier than every append issued before it.
+   * @throws RhizomeError STORE_CLOSED after {@link close}.
+   */
+  putLocal(key: string, value: Uint8Array): Promise<void> {
+    this.#life.assertOpen()
+    const k = localKey(key)
+    const record = encodeChecked(k, value)
+    return this.#commit.enqueue({ name: null, run: (batch) => batch.put(k, record) })
   }
 
   /** Number of documents stored. */
@@ -248,11 +301,11 @@ export class DocStore {
   }
 
   /**
-   * All documents in name (byte) order, starting after `after`, at most `limit`. Streams in pages;
-   * stale digests are computed one document at a time and written back. Corrupt documents yield
-   * `digest: null, corrupt: true`.
+   * All documents in name (byte) order, starting after `after`, at most `limit`, only names
+   * starting with `prefix` when given. Streams in pages; stale digests are computed one document
+   * at a time and written back. Corrupt documents yield `digest: null, corrupt: true`.
    */
-  catalog(options: { after?: string; limit?: number } = {}): AsyncIterable<CatalogEntry> {
+  catalog(options: { after?: string; limit?: number; prefix?: string } = {}): AsyncIterable<CatalogEntry> {
     return this.#catalog.list(options)
   }
 

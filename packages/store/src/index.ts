@@ -1,3 +1,9 @@
 export { CHECKSUM_BYTES, crc32, decodeChecked, encodeChecked } from './checksum.js'
-export { type AppendOptions, type CatalogEntry, DocStore, type DocStoreOptions } from './DocStore.js'
+export {
+  type AppendOptions,
+  type CatalogEntry,
+  type ChangeRecord,
+  DocStore,
+  type DocStoreOptions,
+} from './DocStore.js'
 export { CommitQueue } from './groupCommit/CommitQueue.js'

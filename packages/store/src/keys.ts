@@ -7,7 +7,13 @@
  * d:<doc>\0s                        the document's compacted snapshot
  * d:<doc>\0l<session><counter>      one log record (one Yjs update)
  * r:<doc>                           repair marker: the document holds a record that failed its checksum
+ * c:<seq>                           change record: the document whose last content change got this seq
+ * l:<key>                           local state of the store's owner (device checkpoints), not a document
  * ```
+ *
+ * Change records are keyed by a fixed-width base-36 sequence number, so their byte order is their
+ * numeric order; each document has at most one (its latest), so listing the changes since a
+ * sequence number costs what changed, not what is stored.
  *
  * The snapshot and the log share the `d:<doc>\0` range so that one iterator (which reads from an
  * implicit snapshot of the database) sees a consistent pair even while a compaction commits.
@@ -46,6 +52,11 @@ export function metaRange(after?: string): { gt: string; lt: string } {
   return { gt: after === undefined ? META : META + after, lt: 'm;' }
 }
 
+/** Range (`gte`/`lt`) of meta keys from document `name` on, `name` included. */
+export function metaRangeFrom(name: string): { gte: string; lt: string } {
+  return { gte: META + name, lt: 'm;' }
+}
+
 /** Key of a document's compacted snapshot. */
 export function snapshotKey(name: string): string {
   return DATA + name + SEP + 's'
@@ -79,4 +90,28 @@ export function nameOfRepairKey(key: string): string {
 /** Range (`gt`/`lt`) of all repair-marker keys. */
 export function repairRange(): { gt: string; lt: string } {
   return { gt: REPAIR, lt: 'r;' }
+}
+
+const CHANGE = 'c:'
+const LOCAL = 'l:'
+const SEQ_WIDTH = 11 // 36^11 > 2^53
+
+/** Key of the change record of sequence number `seq` (a positive safe integer). */
+export function changeKey(seq: number): string {
+  return CHANGE + seq.toString(36).padStart(SEQ_WIDTH, '0')
+}
+
+/** Sequence number of a change key (inverse of {@link changeKey}); NaN for a malformed key. */
+export function seqOfChangeKey(key: string): number {
+  return Number.parseInt(key.slice(CHANGE.length), 36)
+}
+
+/** Range (`gt`/`lt`) of the change records after sequence number `seq`. */
+export function changeRange(seq: number): { gt: string; lt: string } {
+  return { gt: seq > 0 ? changeKey(seq) : CHANGE, lt: 'c;' }
+}
+
+/** Key of a local-state entry. */
+export function localKey(key: string): string {
+  return LOCAL + key
 }

@@ -17,9 +17,12 @@ export interface DocMeta {
   digest: string | null
   /** Cached state vector, valid exactly when `digest` is. */
   stateVector: Uint8Array | null
+  /** Change sequence of the document's last content change (0: none recorded; see `ChangeFeed`). */
+  seq: number
 }
 
-const VERSION = 1
+/** Version 2 added `seq`; version 1 records read as `seq: 0`. */
+const VERSION = 2
 
 /** Serialises a meta record (without checksum; see `encodeChecked`). Inverse of {@link decodeMeta}. */
 export function encodeMeta(meta: DocMeta): Uint8Array {
@@ -34,6 +37,7 @@ export function encodeMeta(meta: DocMeta): Uint8Array {
     encoding.writeVarString(enc, meta.digest as string)
     encoding.writeVarUint8Array(enc, meta.stateVector as Uint8Array)
   }
+  encoding.writeVarUint(enc, meta.seq)
   return encoding.toUint8Array(enc)
 }
 
@@ -44,19 +48,21 @@ export function encodeMeta(meta: DocMeta): Uint8Array {
 export function decodeMeta(bytes: Uint8Array): DocMeta {
   const dec = decoding.createDecoder(bytes)
   const version = decoding.readVarUint(dec)
-  if (version !== VERSION) throw new Error(`unknown meta version ${version}`)
+  if (version !== VERSION && version !== 1) throw new Error(`unknown meta version ${version}`)
   const updates = decoding.readVarUint(dec)
   const logBytes = decoding.readVarUint(dec)
   const snapshotBytes = decoding.readVarUint(dec)
   const fresh = decoding.readUint8(dec) === 1
   const digest = fresh ? decoding.readVarString(dec) : null
   const stateVector = fresh ? decoding.readVarUint8Array(dec).slice() : null
-  return { updates, logBytes, snapshotBytes, digest, stateVector }
+  const seq = version >= 2 ? decoding.readVarUint(dec) : 0
+  if (dec.pos !== bytes.length) throw new Error('trailing bytes in meta record')
+  return { updates, logBytes, snapshotBytes, digest, stateVector, seq }
 }
 
 /** A meta record for a document with nothing stored yet. */
 export function emptyMeta(): DocMeta {
-  return { updates: 0, logBytes: 0, snapshotBytes: 0, digest: null, stateVector: null }
+  return { updates: 0, logBytes: 0, snapshotBytes: 0, digest: null, stateVector: null, seq: 0 }
 }
 
 /** A meta record as stored under `key`: {@link encodeMeta} framed by `encodeChecked`. */

@@ -47,6 +47,7 @@ export async function repairFromPeer(
       target.gen = commit.nextGen()
       batch.touch(name)
       batch.clearCorrupt(name)
+      batch.changedContent.add(name)
     },
   })
 }

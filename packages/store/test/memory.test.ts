@@ -1,7 +1,10 @@
 import { MemoryLevel } from 'memory-level'
+import { runChangeFeedConformance } from './changeFeedConformance.js'
 import { runStoreConformance } from './conformance.js'
 
 runStoreConformance('memory-level', async () => ({
   db: new MemoryLevel(),
   cleanup: async () => {},
 }))
+
+runChangeFeedConformance('memory-level', async () => ({ db: new MemoryLevel(), cleanup: async () => {} }))

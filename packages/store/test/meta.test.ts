@@ -21,6 +21,7 @@ function sample(): DocMeta {
     snapshotBytes: 4000,
     digest: 'ab'.repeat(32),
     stateVector: Uint8Array.of(1, 2, 3),
+    seq: 7,
   }
 }
 
@@ -31,6 +32,12 @@ describe('encodeMetaRecord / decodeMetaRecord', () => {
     clearSummary(stale)
     expect(decodeMetaRecord(KEY, encodeMetaRecord(KEY, stale))).toEqual(stale)
     expect(decodeMetaRecord(KEY, encodeMetaRecord(KEY, emptyMeta()))).toEqual(emptyMeta())
+  })
+
+  it('reads a version-1 record (written before change sequence numbers) with seq 0', () => {
+    // version 1, updates 2, logBytes 10, snapshotBytes 0, no summary
+    const v1 = encodeChecked(KEY, Uint8Array.of(1, 2, 10, 0, 0))
+    expect(decodeMetaRecord(KEY, v1)).toEqual({ ...emptyMeta(), updates: 2, logBytes: 10 })
   })
 
   it('returns null for a damaged record, one stored under another key, and an unknown version', () => {

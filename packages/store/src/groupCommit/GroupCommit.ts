@@ -1,15 +1,21 @@
 import { ErrorCode, RhizomeError } from '@rhizome/protocol'
-import { metaKey } from '../keys.js'
+import { encodeChecked } from '../checksum.js'
+import { changeKey, metaKey } from '../keys.js'
 import type { MetaCache, MetaEntry } from '../MetaCache.js'
 import { clearSummary, countLogRecord, decodeMetaRecord, emptyMeta } from '../meta.js'
 import { type AnyLevel, RAW, rebuildMeta, SYNC_BATCH } from '../records.js'
 import { CommitQueue } from './CommitQueue.js'
 import { StagedBatch } from './StagedBatch.js'
 
+const utf8 = new TextEncoder()
+
 /** One unit of work of a group commit. */
 export interface Job {
-  /** The document the job changes; its meta record is prefetched with the others of the batch. */
-  name: string
+  /**
+   * The document the job changes; its meta record is prefetched with the others of the batch.
+   * `null` for a job that changes no document (local state).
+   */
+  name: string | null
   run(batch: StagedBatch): void | Promise<void>
 }
 
@@ -37,18 +43,22 @@ export class GroupCommit {
   readonly #options: GroupCommitOptions
   #gen = 0
   #docCount: number
+  #changeSeq: number
 
   /**
    * @param quarantined - documents with a persisted repair marker at open; kept current by commits.
    * @param docCount - documents stored at open.
+   * @param changeSeq - the highest change sequence number committed (see `ChangeFeed`).
    */
   constructor(
     db: AnyLevel,
     cache: MetaCache,
     quarantined: Set<string>,
     docCount: number,
+    changeSeq: number,
     options: GroupCommitOptions,
   ) {
+    this.#changeSeq = changeSeq
     this.#db = db
     this.cache = cache
     this.#quarantined = quarantined
@@ -60,6 +70,11 @@ export class GroupCommit {
   /** Documents whose repair marker is committed. */
   get quarantined(): ReadonlySet<string> {
     return this.#quarantined
+  }
+
+  /** The highest change sequence number committed: every content change gets the next one. */
+  get changeSeq(): number {
+    return this.#changeSeq
   }
 
   /** Number of documents stored, as of the last commit. */
@@ -97,6 +112,7 @@ export class GroupCommit {
         entry.gen = this.nextGen()
         batch.touch(name)
         batch.appended.add(name)
+        batch.changedContent.add(name)
       },
     })
   }
@@ -126,19 +142,41 @@ export class GroupCommit {
     return out
   }
 
+  /**
+   * Gives every document whose content the batch changes the next change sequence number: its
+   * previous change record is deleted and a new one written, so each document has exactly one.
+   * Returns the head after this batch (installed only once the batch is durable).
+   */
+  async #stageChanges(batch: StagedBatch): Promise<number> {
+    let seq = this.#changeSeq
+    for (const name of batch.changedContent) {
+      const entry = await batch.meta(name)
+      if (!entry) continue
+      if (entry.meta.seq > 0) batch.del(changeKey(entry.meta.seq))
+      const key = changeKey(++seq)
+      batch.put(key, encodeChecked(key, utf8.encode(name)))
+      entry.meta.seq = seq
+      batch.touch(name)
+    }
+    return seq
+  }
+
   async #commit(jobs: readonly Job[]): Promise<void> {
     const started = performance.now()
     const batch = new StagedBatch(this.cache, (names, b) => this.#loadMetas(names, b))
-    const names = new Set(jobs.map((job) => job.name))
+    const names = new Set<string>()
+    for (const job of jobs) if (job.name !== null) names.add(job.name)
     await batch.prefetch(names)
     for (const job of jobs) await job.run(batch)
     for (const name of batch.markedCorrupt) if (await batch.meta(name)) batch.touch(name)
+    const changeSeq = await this.#stageChanges(batch)
     const ops = batch.operations()
     if (ops.length > 0) {
       if (this.#db.status !== 'open') throw new RhizomeError(ErrorCode.STORE_CLOSED, 'the database is closed')
       await this.#db.batch<string, Uint8Array>(ops, SYNC_BATCH)
     }
     batch.install()
+    this.#changeSeq = changeSeq
     this.#docCount += batch.created.size
     for (const name of batch.markedCorrupt) this.#quarantined.add(name)
     for (const name of batch.repaired) this.#quarantined.delete(name)

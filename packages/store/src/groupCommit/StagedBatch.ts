@@ -33,6 +33,8 @@ export class StagedBatch {
   readonly repaired = new Set<string>()
   /** Documents that received log records in this batch. */
   readonly appended = new Set<string>()
+  /** Documents whose content this batch changes (appends, repairs): each gets a new change seq. */
+  readonly changedContent = new Set<string>()
 
   /**
    * @param cache - committed meta records; read, never written, until {@link install}.
