@@ -26,7 +26,7 @@ import { handleHttp } from './http.js'
 import { createLogger, type Logger, redactUrl } from './logger.js'
 import { Mesh } from './Mesh.js'
 import { RelayMetrics } from './metrics.js'
-import { isLoopbackHost, type RelayOptions } from './options.js'
+import type { RelayOptions } from './options.js'
 import { type DocHost, RelayDoc } from './RelayDoc.js'
 
 /**
@@ -223,13 +223,9 @@ export class Relay implements DocHost {
     const path = q >= 0 ? target.slice(0, q) : target
     const query = new URLSearchParams(q >= 0 ? target.slice(q + 1) : '')
     if (path === '/_mesh') {
-      // Without a mesh secret the handshake proves nothing; a peer reads and writes every
-      // document, so on a relay with client tokens (or reachable beyond loopback) the mesh would
-      // bypass them.
-      if (
-        this.options.meshSecret === undefined &&
-        (this.authRequired || !isLoopbackHost(this.options.host))
-      ) {
+      // Without a mesh secret the handshake proves nothing, and a peer reads and writes every
+      // document: loopback too, any local process could take that role.
+      if (!this.options.meshSecret) {
         socket.end(
           'HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\nthis relay has no --mesh-secret\n',
         )
