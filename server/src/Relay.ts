@@ -14,7 +14,7 @@ import { handleHttp } from './http/handleHttp.js'
 import { createLogger, type Logger } from './logger.js'
 import { Mesh } from './mesh/Mesh.js'
 import { RelayMetrics } from './metrics.js'
-import { isLoopbackHost, type RelayOptions } from './options.js'
+import type { RelayOptions } from './options.js'
 
 /**
  * A relay: one HTTP + WebSocket server holding a full replica of every document it has seen,
@@ -89,9 +89,8 @@ export class Relay {
     const keepalive = new Keepalive(() => this.#router?.sockets ?? [])
     this.#keepalive = keepalive
     // Without a mesh secret the handshake proves nothing and a peer reads and writes every
-    // document: on a relay with client tokens (or reachable beyond loopback) it would bypass them.
-    const meshAllowed =
-      options.meshSecret !== undefined || (this.#verifier === null && isLoopbackHost(options.host))
+    // document, bypassing client tokens: a mesh link always needs a secret.
+    const meshAllowed = options.meshSecret !== undefined && options.meshSecret !== ''
     const router = new UpgradeRouter(
       {
         log,

@@ -1,4 +1,5 @@
 import { ErrorCode, RhizomeError } from '@rhizome/protocol'
+import { checkSecret } from './secrets.js'
 
 /** Everything a relay can be configured with; the CLI maps PROTOCOL.md section 1 onto it. */
 export interface RelayOptions {
@@ -55,7 +56,7 @@ function usage(message: string): RhizomeError {
   return new RhizomeError(ErrorCode.USAGE, message)
 }
 
-type Kind = 'int' | 'string' | 'flag' | 'list' | 'host'
+type Kind = 'int' | 'string' | 'flag' | 'list' | 'host' | 'secret'
 
 interface Spec {
   key: keyof RelayOptions
@@ -72,8 +73,8 @@ const specs: Record<string, Spec> = {
   '--data': { key: 'dataDir', kind: 'string', env: 'RHIZOME_DATA' },
   '--id': { key: 'id', kind: 'string', env: 'RHIZOME_ID' },
   '--peers': { key: 'peers', kind: 'list', env: 'RHIZOME_PEERS' },
-  '--mesh-secret': { key: 'meshSecret', kind: 'string', env: 'RHIZOME_MESH_SECRET' },
-  '--auth-secret': { key: 'authSecret', kind: 'string', env: 'RHIZOME_AUTH_SECRET' },
+  '--mesh-secret': { key: 'meshSecret', kind: 'secret', env: 'RHIZOME_MESH_SECRET' },
+  '--auth-secret': { key: 'authSecret', kind: 'secret', env: 'RHIZOME_AUTH_SECRET' },
   '--insecure-no-auth': { key: 'insecureNoAuth', kind: 'flag' },
   '--max-message-bytes': { key: 'maxMessageBytes', kind: 'int', min: 64, max: 1024 * MiB },
   '--idle-ms': { key: 'idleMs', kind: 'int', env: 'RHIZOME_IDLE_MS', min: 0 },
@@ -120,6 +121,8 @@ function convert(option: string, spec: Spec, raw: string): unknown {
     case 'host':
       if (raw === '') throw usage(`${option} needs a value`)
       return raw
+    case 'secret':
+      return checkSecret(option, raw)
     default:
       if (raw === '') throw usage(`${option} needs a value`)
       return raw
@@ -134,7 +137,9 @@ export function parseRelayOptions(argv: string[], env: NodeJS.ProcessEnv = {}): 
   const options = defaultRelayOptions() as unknown as Record<string, unknown>
   for (const [option, spec] of Object.entries(specs)) {
     const value = spec.env ? env[spec.env] : undefined
-    if (value !== undefined && value !== '')
+    // An empty secret variable is a mistake (an unset deploy secret), not "no secret": it must not
+    // silently turn auth off.
+    if (value !== undefined && (value !== '' || spec.kind === 'secret'))
       options[spec.key] = convert(`${spec.env} (${option})`, spec, value)
   }
   for (let i = 0; i < argv.length; i++) {
@@ -163,19 +168,15 @@ export function parseRelayOptions(argv: string[], env: NodeJS.ProcessEnv = {}): 
       `${result.tlsCert === undefined ? '--tls-cert' : '--tls-key'} is required with the other TLS option`,
     )
   }
-  if (result.authSecret && !result.meshSecret && result.peers.length > 0) {
-    // Peers without a shared secret would have to be accepted unauthenticated, around the tokens.
-    throw usage('--mesh-secret is required with --auth-secret and --peers')
+  if (!result.meshSecret && result.peers.length > 0) {
+    // A peer reads and writes every document; a link without a shared secret would accept anyone
+    // who can reach the port, loopback included (docs/PROTOCOL.md section 1).
+    throw usage('--mesh-secret is required with --peers')
   }
-  if (!isLoopbackHost(result.host)) {
-    if (!result.authSecret && !result.insecureNoAuth) {
-      throw usage(
-        `--host ${result.host} is not loopback: set --auth-secret, or --insecure-no-auth to serve anonymous clients`,
-      )
-    }
-    if (!result.meshSecret && result.peers.length > 0) {
-      throw usage(`--mesh-secret is required when --host ${result.host} is not loopback`)
-    }
+  if (!isLoopbackHost(result.host) && !result.authSecret && !result.insecureNoAuth) {
+    throw usage(
+      `--host ${result.host} is not loopback: set --auth-secret, or --insecure-no-auth to serve anonymous clients`,
+    )
   }
   return result
 }
@@ -194,9 +195,9 @@ export const RELAY_USAGE = `Usage: rhizome-relay [options]
   --data DIR               LevelDB directory, created if missing    [RHIZOME_DATA, ./data/relay]
   --id NAME                stable relay id                          [RHIZOME_ID, from data dir]
   --peers URL,URL          peer relays to replicate with (ws://host:port)  [RHIZOME_PEERS]
-  --mesh-secret S          secret peers must prove; required with --auth-secret
-                           or beyond loopback, else /_mesh is closed [RHIZOME_MESH_SECRET]
-  --auth-secret S          HS256 key for client tokens              [RHIZOME_AUTH_SECRET]
+  --mesh-secret S          secret peers must prove (>= 16 bytes); required with
+                           --peers, else /_mesh is closed           [RHIZOME_MESH_SECRET]
+  --auth-secret S          HS256 key for client tokens (>= 16 bytes) [RHIZOME_AUTH_SECRET]
   --insecure-no-auth       allow anonymous clients on a non-loopback interface
   --max-message-bytes N    larger frames are refused with 4413      [16 MiB]
   --idle-ms N              evict a document this long after its last client left [30000]

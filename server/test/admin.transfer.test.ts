@@ -71,7 +71,7 @@ describe('rhizome export / import', () => {
   })
 
   it('waits for --copies relays and works with tokens over the socket', async () => {
-    const secret = 'transfer-secret'
+    const secret = 'transfer-test-secret'
     // Peers of relays with client tokens must share a mesh secret (else /_mesh bypasses tokens).
     const args = ['--auth-secret', secret, '--mesh-secret', 'transfer-mesh-secret']
     const a = await startRelay({ args })

@@ -30,7 +30,8 @@ async function token(spec: Parameters<typeof signToken>[1], key: string = SECRET
 }
 
 beforeAll(async () => {
-  relay = await auditedRelay({ args: ['--auth-secret', SECRET] })
+  // No mesh secret: the mesh endpoint must then stay closed (see 'the mesh endpoint').
+  relay = await auditedRelay({ args: ['--auth-secret', SECRET], meshSecret: null })
   admin = await token({ docs: ['**'], access: 'admin', sub: 'root' })
   tokens.read = await token({ docs: ['team/**'], access: 'read', sub: 'reader' })
   tokens.write = await token({ docs: ['team/**'], access: 'write', sub: 'writer' })

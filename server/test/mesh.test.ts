@@ -7,6 +7,7 @@ import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { catalogOf, health, RawClient, readDoc } from '../../test/support/rawClient.js'
 import { eventually, type RelayProcess, startRelay, stopAllRelays } from '../../test/support/relays.js'
+import { rawUpgradeStatus } from './support/rawUpgrade.js'
 
 afterEach(stopAllRelays)
 
@@ -217,6 +218,18 @@ describe('relay mesh', () => {
     expect(catalog ? catalog.get('big/doc') : null).toBe(digestOfDoc(writer.doc))
     expect(b.log.join('')).not.toMatch(/peer link closed/)
     writer.close()
+  })
+
+  it('refuses /_mesh with HTTP 403 on a loopback relay without a mesh secret', async () => {
+    // Red-team finding 8: an anonymous loopback relay used to run the handshake with the empty
+    // secret, so any local process could become a full peer (every document, 1 GiB frames).
+    const open = await startRelay({ meshSecret: null })
+    expect(await rawUpgradeStatus(open.port, '/_mesh')).toBe(403)
+    await eventually(() => open.log.join('').includes('refused a mesh connection'), {
+      what: 'the refusal logged',
+    })
+    const secured = await startRelay()
+    expect(await rawUpgradeStatus(secured.port, '/_mesh')).toBe(101)
   })
 
   it('closes a mesh socket that never authenticates', async () => {

@@ -74,6 +74,13 @@ describe('bad options', () => {
       '--mesh-secret',
     ],
     ['a bad option next to a secret', ['--auth-secret', SECRET, '--idle-ms', 'soon'], {}, '--idle-ms'],
+    ['peers on loopback without a mesh secret', ['--peers', 'ws://127.0.0.1:1'], {}, '--mesh-secret'],
+    [
+      'peers from the environment without a mesh secret',
+      [],
+      { RHIZOME_PEERS: 'ws://127.0.0.1:1' },
+      '--mesh-secret',
+    ],
   ])('refuses %s: one line on stderr naming the option, exit 2', async (_what, args, env, option) => {
     const { status, stdout, stderr } = await runCli(args, env)
     expect(status).toBe(2)
@@ -83,6 +90,72 @@ describe('bad options', () => {
     expect(stderr).toMatch(/^rhizome-relay: /)
     expect(stderr).toContain(option)
     expect(stderr).not.toContain(SECRET)
+  })
+
+  // Red-team finding 8: RHIZOME_AUTH_SECRET="" silently turned auth off, a 1-byte secret was
+  // accepted, and a loopback relay without a mesh secret took any local process as a peer.
+  it.concurrent.each<[string, string[], Record<string, string>, string]>([
+    [
+      'an empty auth secret in the environment',
+      [],
+      { RHIZOME_AUTH_SECRET: '' },
+      'RHIZOME_AUTH_SECRET (--auth-secret) is empty: give a secret of at least 16 bytes',
+    ],
+    [
+      'a 1-byte auth secret',
+      ['--auth-secret', 'x'],
+      {},
+      '--auth-secret is too short (1 bytes): give a secret of at least 16 bytes',
+    ],
+    [
+      'an empty auth secret after =',
+      ['--auth-secret='],
+      {},
+      '--auth-secret is empty: give a secret of at least 16 bytes',
+    ],
+    [
+      'a 15-byte mesh secret',
+      ['--mesh-secret', 'fifteen-bytes-x'],
+      {},
+      '--mesh-secret is too short (15 bytes): give a secret of at least 16 bytes',
+    ],
+    [
+      'a mesh secret of 7 characters, 14 bytes (length counts UTF-8 bytes)',
+      ['--mesh-secret', 'ééééééé'],
+      {},
+      '--mesh-secret is too short (14 bytes): give a secret of at least 16 bytes',
+    ],
+    [
+      'an empty mesh secret in the environment next to peers',
+      ['--peers', 'ws://127.0.0.1:1'],
+      { RHIZOME_MESH_SECRET: '' },
+      'RHIZOME_MESH_SECRET (--mesh-secret) is empty: give a secret of at least 16 bytes',
+    ],
+    [
+      'a short mesh secret in the environment',
+      [],
+      { RHIZOME_MESH_SECRET: 'short' },
+      'RHIZOME_MESH_SECRET (--mesh-secret) is too short (5 bytes): give a secret of at least 16 bytes',
+    ],
+    [
+      'peers without a mesh secret',
+      ['--peers', 'ws://127.0.0.1:1'],
+      {},
+      '--mesh-secret is required with --peers',
+    ],
+  ])('refuses %s with exactly one error line and exit 2', async (_what, args, env, line) => {
+    const { status, stdout, stderr } = await runCli(args, env)
+    expect(stdout).toBe('')
+    expect(stderr).toBe(`rhizome-relay: ${line}\n`)
+    expect(status).toBe(2)
+  })
+
+  it('accepts secrets of 16 bytes, from the command line and the environment', async () => {
+    const relay = await startRelay({
+      args: ['--auth-secret', 'sixteen-bytes-ok'],
+      env: { RHIZOME_MESH_SECRET: 'éééééééé' /* 8 characters, 16 bytes */ },
+    })
+    expect((await fetch(`${relay.httpUrl}/healthz`)).status).toBe(200)
   })
 
   it('refuses a data directory another relay holds, and a port in use, with exit 2', async () => {

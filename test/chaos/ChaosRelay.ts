@@ -1,6 +1,7 @@
 import { readdir, rm, stat, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
+import { TEST_MESH_SECRET } from '../support/meshSecret.js'
 import { RELAY_CLI } from '../support/relays.js'
 import { ManagedProcess } from './ManagedProcess.js'
 import type { Prng } from './prng.js'
@@ -30,6 +31,8 @@ export class ChaosRelay {
         '--data',
         dataDir,
         ...(peerUrls.length > 0 ? ['--peers', peerUrls.join(',')] : []),
+        '--mesh-secret',
+        TEST_MESH_SECRET,
         ...CHAOS_RELAY_ARGS,
       ],
     }))

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { TEST_MESH_SECRET } from './meshSecret.js'
 import { freePort } from './ports.js'
 
 /** The built relay CLI; `pnpm test` builds it before running any test. */
@@ -17,6 +18,11 @@ export interface RelayOptions {
   args?: string[]
   /** Extra environment. */
   env?: Record<string, string>
+  /**
+   * `--mesh-secret`; {@link TEST_MESH_SECRET} by default, so that any two test relays can peer.
+   * `null` starts the relay without one. Ignored when `args` or `env` already give one.
+   */
+  meshSecret?: string | null
 }
 
 /** A relay running as a real `rhizome-relay` process. */
@@ -61,6 +67,11 @@ class RelayHandle implements RelayProcess {
     const args = [RELAY_CLI, '--port', String(this.port), '--data', this.dataDir]
     if (this.options.peers?.length) args.push('--peers', this.options.peers.join(','))
     args.push(...(this.options.args ?? []))
+    const meshSecret = this.options.meshSecret === undefined ? TEST_MESH_SECRET : this.options.meshSecret
+    const ownSecret =
+      args.some((a) => a === '--mesh-secret' || a.startsWith('--mesh-secret=')) ||
+      this.options.env?.RHIZOME_MESH_SECRET !== undefined
+    if (meshSecret !== null && !ownSecret) args.push('--mesh-secret', meshSecret)
     const child = spawn(process.execPath, args, {
       env: {
         ...process.env,

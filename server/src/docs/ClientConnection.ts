@@ -18,6 +18,7 @@ import { TokenBucket } from '../connections/TokenBucket.js'
 import type { Logger } from '../logger.js'
 import type { RelayMetrics } from '../metrics.js'
 import { type AckSource, AckTracker } from './AckTracker.js'
+import { decodeAwarenessUpdate, encodeAwarenessUpdate } from './awarenessUpdate.js'
 import type { DocClient, RelayDoc } from './RelayDoc.js'
 
 /** Largest awareness update one message may carry. */
@@ -186,17 +187,16 @@ export class ClientConnection implements DocClient {
   }
 
   #onAwareness(update: Uint8Array): void {
-    if (update.length > MAX_AWARENESS_BYTES) {
-      throw new RhizomeError(ErrorCode.PROTOCOL_TOO_LARGE, 'awareness update too large')
-    }
-    try {
-      awarenessProtocol.applyAwarenessUpdate(this.doc.awareness, update, this)
-    } catch (cause) {
-      throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, 'awareness update cannot be decoded', { cause })
-    }
-    if (this.awarenessIds.size > MAX_AWARENESS_STATES) {
-      throw new RhizomeError(ErrorCode.RATE_LIMITED, 'too many awareness states on one socket')
-    }
+    // Validated whole before any of it is applied: a state the relay could not re-encode would
+    // fail every later socket of the document (4500), long after this one is closed.
+    const entries = decodeAwarenessUpdate(update, { maxBytes: MAX_AWARENESS_BYTES })
+    // Only states of client ids this socket introduced; another socket's presence is not its to
+    // rewrite or remove.
+    const { awareness, awarenessOwners } = this.doc
+    const allowed = awarenessOwners.admit(this, entries, awareness.meta, MAX_AWARENESS_STATES)
+    if (allowed.length === 0) return
+    const filtered = allowed.length === entries.length ? update : encodeAwarenessUpdate(allowed)
+    awarenessProtocol.applyAwarenessUpdate(awareness, filtered, this)
   }
 
   /** Peer acknowledgements changed: maybe raise copies. */

@@ -2,6 +2,7 @@ import { ErrorCode, encodeAwareness, encodeSyncUpdate, RhizomeError } from '@rhi
 import type { DocStore } from '@rhizome/store'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
+import { AwarenessOwners } from './AwarenessOwners.js'
 
 /** Updates merged into one broadcast at most; a larger burst is flushed at once (merging grows superlinearly). */
 const MAX_BATCHED_UPDATES = 256
@@ -40,6 +41,8 @@ export interface DocHost {
 export class RelayDoc {
   readonly ydoc: Y.Doc
   readonly awareness: awarenessProtocol.Awareness
+  /** Which client socket owns which awareness clientID (docs/PROTOCOL.md section 3, AWARENESS). */
+  readonly awarenessOwners = new AwarenessOwners()
   readonly clients = new Set<DocClient>()
   /** Resolves once the stored state is loaded; rejects with STORE_CORRUPT for a damaged document. */
   readonly ready: Promise<void>
@@ -176,14 +179,10 @@ export class RelayDoc {
 
   #awarenessOnUpdate = (
     { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
-    origin: unknown,
+    _origin: unknown,
   ): void => {
+    // Ownership is settled before an update is applied (ClientConnection, AwarenessOwners).
     const changed = added.concat(updated, removed)
-    const owner = [...this.clients].find((c) => c === origin)
-    if (owner) {
-      for (const id of added) owner.awarenessIds.add(id)
-      for (const id of removed) owner.awarenessIds.delete(id)
-    }
     const frame = encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed))
     for (const client of this.clients) client.sendFrame(frame)
   }
@@ -201,6 +200,7 @@ export class RelayDoc {
     if (client.awarenessIds.size > 0) {
       awarenessProtocol.removeAwarenessStates(this.awareness, [...client.awarenessIds], null)
     }
+    this.awarenessOwners.release(client)
     this.#maybeIdle()
   }
 

@@ -17,6 +17,8 @@ const require = createRequire(join(ROOT, 'test/package.json'))
 export const YWS_DIR = dirname(require.resolve('@y/websocket-server/package.json'))
 const PROBE = join(here, 'eldProbe.mjs')
 const HOCUSPOCUS = join(here, '../peers/hocuspocus.mjs')
+/** Shared by every benchmarked relay: a mesh link needs a secret of at least 16 bytes. */
+const MESH_SECRET = 'rhizome-bench-mesh-secret-5d1e'
 
 /** Display names of the server kinds. */
 export const LABEL = {
@@ -68,6 +70,7 @@ export async function startServer(kind, options = {}) {
   if (kind === 'rhizome') {
     data ??= await tempDir('relay')
     args = [RELAY_CLI, '--port', '0', '--data', data, '--log-level', 'warn', ...(options.args ?? [])]
+    if (!args.includes('--mesh-secret')) args.push('--mesh-secret', MESH_SECRET)
     if (options.peers?.length) args.push('--peers', options.peers.join(','))
   } else if (kind === 'yws' || kind === 'yws-leveldb') {
     port = await freePort()
