@@ -1,4 +1,3 @@
-export { backoffDelay } from './backoff.js'
 export { type AckSource, AckTracker } from './docs/AckTracker.js'
 export { DocRegistry } from './docs/DocRegistry.js'
 export { LOAD_ORIGIN, RelayDoc } from './docs/RelayDoc.js'

@@ -5,7 +5,8 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseAllDocuments } from 'yaml'
-import { eventually, startRelay, stopAllRelays } from '../../test/support/relays.js'
+import { eventually } from '../../test/support/poll.mjs'
+import { startRelay, stopAllRelays } from '../../test/support/relays.js'
 import { parseRelayOptions } from '../src/options.js'
 
 const serverDir = join(dirname(fileURLToPath(import.meta.url)), '..')

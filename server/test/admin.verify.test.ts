@@ -1,5 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { eventually, startRelay, stopAllRelays } from '../../test/support/relays.js'
+import { eventually } from '../../test/support/poll.mjs'
+import { startRelay, stopAllRelays } from '../../test/support/relays.js'
 import { killAdminRuns, runAdmin, signToken, writeText } from './adminSupport.js'
 
 afterEach(killAdminRuns)

@@ -3,7 +3,7 @@ import * as encoding from 'lib0/encoding'
 import { describe, expect, it } from 'vitest'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
-import { prng, testSeed, withSeed } from '../../test/support/seed.js'
+import { prng, testSeed, withSeed } from '../../test/support/seed.mjs'
 import {
   type AwarenessEntry,
   decodeAwarenessUpdate,

@@ -5,8 +5,10 @@ import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
-import { catalogOf, health, RawClient, readDoc } from '../../test/support/rawClient.js'
-import { eventually, type RelayProcess, startRelay, stopAllRelays } from '../../test/support/relays.js'
+import { catalogOf } from '../../test/support/catalog.mjs'
+import { eventually } from '../../test/support/poll.mjs'
+import { health, RawClient, readDoc } from '../../test/support/rawClient.js'
+import { type RelayProcess, startRelay, stopAllRelays } from '../../test/support/relays.js'
 import { rawUpgradeStatus } from './support/rawUpgrade.js'
 
 afterEach(stopAllRelays)

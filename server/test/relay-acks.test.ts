@@ -1,7 +1,8 @@
 import { encodeSyncStep1, encodeSyncStep2, encodeSyncUpdate } from '@rhizome/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { eventually, startRelay, stopAllRelays } from '../../test/support/relays.js'
+import { eventually } from '../../test/support/poll.mjs'
+import { startRelay, stopAllRelays } from '../../test/support/relays.js'
 import { stockProvider, whenSynced } from './support/providers.js'
 import { WireClient } from './support/WireClient.js'
 

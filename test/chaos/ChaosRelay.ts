@@ -3,8 +3,8 @@ import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { TEST_MESH_SECRET } from '../support/meshSecret.js'
 import { RELAY_CLI } from '../support/relays.js'
+import type { Prng } from '../support/seed.mjs'
 import { ManagedProcess } from './ManagedProcess.js'
-import type { Prng } from './prng.js'
 
 /** Relay options that make a chaos run heal within seconds rather than minutes. */
 export const CHAOS_RELAY_ARGS = ['--anti-entropy-ms', '1500', '--idle-ms', '2000', '--log-level', 'warn']

@@ -1,8 +1,8 @@
+import type { Prng } from '../support/seed.mjs'
 import type { ChaosDevice } from './ChaosDevice.js'
 import type { ChaosRelay } from './ChaosRelay.js'
 import type { Cluster } from './Cluster.js'
 import type { FaultProxy } from './FaultProxy.js'
-import type { Prng } from './prng.js'
 
 /** How a partition separates nodes: reset connections, or silently hold every byte. */
 export type PartitionStyle = 'cut' | 'blackhole'

@@ -1,6 +1,6 @@
+import type { Prng } from '../support/seed.mjs'
 import type { ChaosDevice } from './ChaosDevice.js'
 import type { History } from './History.js'
-import type { Prng } from './prng.js'
 
 export type OpKind = 'text-insert' | 'text-delete' | 'map-set' | 'array-push' | 'array-delete'
 

@@ -1,8 +1,9 @@
 import { expect, it } from 'vitest'
 import * as Y from 'yjs'
+import { eventually } from '../support/poll.mjs'
 import { RawClient } from '../support/rawClient.js'
 import { awaitConvergence } from './checker.js'
-import { during, runScenario, SCENARIO_TIMEOUT_MS, until } from './scenario.js'
+import { during, runScenario, SCENARIO_TIMEOUT_MS } from './scenario.js'
 
 /** True when every client clock of `served` is within `healthy`: the served state is a prefix, not garbage. */
 function within(served: Y.Doc, healthy: Y.Doc): boolean {
@@ -51,11 +52,11 @@ async function bitRot(name: string, truncateTable: boolean): Promise<void> {
       reference.close()
     }
     // The relay found the damage itself (checksums) and repaired from a peer.
-    await until(
-      'the damaged relay to report corrupt records',
-      () => victim.proc.log.some((l) => /corrupt/.test(l)),
-      30_000,
-    )
+    await eventually(() => victim.proc.log.some((l) => /corrupt/.test(l)), {
+      what: 'the damaged relay to report corrupt records',
+      timeout: 30_000,
+      interval: 100,
+    })
     detected = victim.proc.log.filter((l) => /corrupt|repair/.test(l))
     nemesis.healLinks()
     workload.start()

@@ -1,6 +1,7 @@
 import { expect, it } from 'vitest'
-import { catalogOf } from '../support/rawClient.js'
-import { during, runScenario, SCENARIO_TIMEOUT_MS, until } from './scenario.js'
+import { catalogOf } from '../support/catalog.mjs'
+import { eventually } from '../support/poll.mjs'
+import { during, runScenario, SCENARIO_TIMEOUT_MS } from './scenario.js'
 
 // G3 + G2: two of three relay disks are lost while writes go on. The wiped relays refill from the
 // lone survivor through the mesh alone (devices are cut off from them until they are full).
@@ -20,15 +21,14 @@ it('lone-survivor: two of three relay disks lost, refilled from the survivor', {
     workload.stop()
     nemesis.cut(cluster.devices.flatMap((d) => [a, b].map((r) => cluster.links.get(`${d.name}->${r.name}`)!)))
     await Promise.all([nemesis.startRelay(a), nemesis.startRelay(b)])
-    await until(
-      'wiped relays refilled from the survivor',
+    await eventually(
       async () => {
         const [s, ca, cb] = await Promise.all([survivor, a, b].map((r) => catalogOf(r.httpUrl)))
         return [ca!, cb!].every(
           (c) => c.size === s!.size && [...s!].every(([doc, digest]) => c.get(doc) === digest),
         )
       },
-      60_000,
+      { what: 'wiped relays refilled from the survivor', timeout: 60_000, interval: 100 },
     )
     cluster.history.log('info', `${a.name} and ${b.name} refilled from ${survivor.name}`)
     workload.start()

@@ -1,8 +1,8 @@
 import { expect, it } from 'vitest'
+import type { Prng } from '../support/seed.mjs'
 import type { Cluster } from './Cluster.js'
 import { awaitConvergence } from './checker.js'
 import type { Nemesis } from './Nemesis.js'
-import type { Prng } from './prng.js'
 import { CHAOS_LONG, during, runScenario, SCENARIO_TIMEOUT_MS } from './scenario.js'
 
 /** One random fault; what it leaves broken is undone by the next `healAll`. */

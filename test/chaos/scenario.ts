@@ -1,10 +1,10 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { Prng, testSeed } from '../support/seed.mjs'
 import { Cluster, type ClusterOptions } from './Cluster.js'
 import { type CheckResult, check } from './checker.js'
 import { Nemesis } from './Nemesis.js'
-import { chaosSeed, Prng } from './prng.js'
 import { Workload } from './Workload.js'
 
 /** Per-test timeout: above every internal deadline, so a stuck run fails with its report. */
@@ -36,16 +36,6 @@ export interface ScenarioOptions extends Partial<ClusterOptions> {
 /** Waits `ms` — only to let the workload and the faults run for a while, never to wait for an outcome. */
 export function during(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms))
-}
-
-/** Polls `check` until it is truthy, failing after `timeoutMs` with `what`. */
-export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    if (await check()) return
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
 }
 
 function replayCommand(name: string, seed: number): string {
@@ -83,7 +73,7 @@ export async function runScenario(
   options: ScenarioOptions,
   body: (ctx: ScenarioContext) => Promise<void>,
 ): Promise<CheckResult> {
-  const seed = chaosSeed()
+  const seed = testSeed()
   const rng = new Prng(seed)
   const cluster = await Cluster.start({
     relays: options.relays ?? 3,

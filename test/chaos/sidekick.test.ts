@@ -1,6 +1,7 @@
 import { expect, it } from 'vitest'
-import { catalogOf } from '../support/rawClient.js'
-import { during, runScenario, SCENARIO_TIMEOUT_MS, until } from './scenario.js'
+import { catalogOf } from '../support/catalog.mjs'
+import { eventually } from '../support/poll.mjs'
+import { during, runScenario, SCENARIO_TIMEOUT_MS } from './scenario.js'
 
 // G3 + G2: every relay killed and wiped at once; the devices' own replicas restore them, and a
 // brand-new empty device then sees everything.
@@ -16,13 +17,12 @@ it('sidekick: all relays wiped at once, devices restore them, a new device sees 
     workload.stop()
     await Promise.all(cluster.relays.map((r) => nemesis.startRelay(r)))
     // Restored from the devices alone: every relay catalog fills up again.
-    await until(
-      'relays refilled by the devices',
+    await eventually(
       async () => {
         const catalogs = await Promise.all(cluster.relays.map((r) => catalogOf(r.httpUrl)))
         return catalogs.every((c) => c.size === cluster.docs.length)
       },
-      60_000,
+      { what: 'relays refilled by the devices', timeout: 60_000, interval: 100 },
     )
     workload.start()
     await during(1500)

@@ -103,26 +103,6 @@ export async function readDoc(url: string, name: string, token?: string): Promis
   return doc
 }
 
-/** The relay's catalog as a map name -> digest, following every page. */
-export async function catalogOf(httpUrl: string, token?: string): Promise<Map<string, string | null>> {
-  const out = new Map<string, string | null>()
-  let after: string | null = null
-  do {
-    const q: string = after === null ? '' : `&after=${encodeURIComponent(after)}`
-    const res = await fetch(`${httpUrl}/docs?limit=1000${q}`, {
-      headers: token ? { authorization: `Bearer ${token}` } : {},
-    })
-    if (!res.ok) throw new Error(`/docs answered ${res.status}`)
-    const body = (await res.json()) as {
-      docs: { name: string; digest: string | null }[]
-      next: string | null
-    }
-    for (const d of body.docs) out.set(d.name, d.digest)
-    after = body.next
-  } while (after !== null)
-  return out
-}
-
 /** GET /healthz as JSON. */
 export async function health(httpUrl: string): Promise<{
   ok: boolean

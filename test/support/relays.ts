@@ -152,28 +152,3 @@ export async function stopAllRelays(): Promise<void> {
   running.clear()
   await Promise.all(tempDirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
 }
-
-/** Polls `check` until it returns a truthy value or the deadline passes. */
-export async function eventually<T>(
-  check: () => T | Promise<T>,
-  {
-    timeout = 15_000,
-    interval = 50,
-    what = 'condition',
-  }: { timeout?: number; interval?: number; what?: string } = {},
-): Promise<Exclude<T, false | null | undefined | 0 | ''>> {
-  const deadline = Date.now() + timeout
-  let lastError: unknown
-  for (;;) {
-    try {
-      const value = await check()
-      if (value) return value as Exclude<T, false | null | undefined | 0 | ''>
-    } catch (err) {
-      lastError = err
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeout} ms waiting for ${what}`, { cause: lastError })
-    }
-    await new Promise((r) => setTimeout(r, interval))
-  }
-}

@@ -1,10 +1,8 @@
-import { ErrorCode, MessageType, RhizomeError } from '@rhizome/protocol'
+import { type BackoffOptions, ErrorCode, encodeAwareness, RhizomeError } from '@rhizome/protocol'
 import type { DocStore } from '@rhizome/store'
-import * as encoding from 'lib0/encoding'
 import { ObservableV2 } from 'lib0/observable'
 import { Awareness, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness'
 import type * as Y from 'yjs'
-import type { BackoffOptions } from './backoff.js'
 import { combinedCopies } from './DurabilityTracker.js'
 import { RelayConnection, type RelayStatus, type WebSocketClass } from './RelayConnection.js'
 
@@ -246,10 +244,7 @@ export class DocHandle {
   ): void => {
     const self = this.doc.clientID
     if (!added.includes(self) && !updated.includes(self) && !removed.includes(self)) return
-    const encoder = encoding.createEncoder()
-    encoding.writeVarUint(encoder, MessageType.AWARENESS)
-    encoding.writeVarUint8Array(encoder, encodeAwarenessUpdate(this.awareness, [self]))
-    const frame = encoding.toUint8Array(encoder)
+    const frame = encodeAwareness(encodeAwarenessUpdate(this.awareness, [self]))
     for (const c of this.connections) c.sendAwareness(frame)
   }
 

@@ -1,17 +1,23 @@
 import {
+  type Backoff,
+  type BackoffOptions,
   CloseCode,
+  createBackoff,
+  decodeAwarenessEntries,
+  decodeMessage,
+  EMPTY_UPDATE,
   ErrorCode,
   encodeDocName,
+  encodeSyncUpdate,
   isPermanentClose,
+  type Message,
   MessageType,
   RhizomeError,
 } from '@rhizome/protocol'
-import * as decoding from 'lib0/decoding'
-import * as encoding from 'lib0/encoding'
+import type * as decoding from 'lib0/decoding'
 import type { Awareness } from 'y-protocols/awareness'
 import { WebsocketProvider } from 'y-websocket'
 import type * as Y from 'yjs'
-import { type Backoff, type BackoffOptions, createBackoff } from './backoff.js'
 import { DurabilityTracker } from './DurabilityTracker.js'
 
 /**
@@ -57,8 +63,6 @@ export interface RelayConnectionContext {
   onSocketClose(connection: RelayConnection): void
 }
 
-const EMPTY_UPDATE = new Uint8Array([0, 0]) // a v1 update with no structs and an empty delete set
-
 /**
  * Stands in for the shared Awareness while y-websocket tears down a socket. y-websocket removes
  * every remote client from `provider.awareness` when a socket closes; with one Awareness shared by
@@ -83,6 +87,23 @@ function closeError(code: number, reason: string): RhizomeError {
     default:
       return new RhizomeError(ErrorCode.RELAY_UNAVAILABLE, detail)
   }
+}
+
+/**
+ * Decodes a whole frame, or null when it is not a message of docs/PROTOCOL.md section 3. Frames the
+ * client cannot decode are skipped by its own bookkeeping (an ACK not counted is always safe).
+ */
+function tryDecode(frame: Uint8Array): Message | null {
+  try {
+    return decodeMessage(frame)
+  } catch {
+    return null
+  }
+}
+
+/** The frame a y-websocket message handler is reading: its decoder runs over the whole frame. */
+function handlerFrame(decoder: decoding.Decoder): Message | null {
+  return tryDecode(decoder.arr)
 }
 
 function frameBytes(data: unknown): Uint8Array | null {
@@ -113,8 +134,11 @@ export class RelayConnection {
   private closed = false
   private probeQueued = false
   private socket: WebSocket | null = null
-  /** Sockets not fully closed yet; `close()` waits for them so no handle keeps the process alive. */
-  private readonly liveSockets = new Set<WebSocket>()
+  /**
+   * Sockets not fully closed yet, each with a promise of its close event; `close()` waits for them
+   * so no handle keeps the process alive.
+   */
+  private readonly liveSockets = new Map<WebSocket, Promise<void>>()
 
   constructor(ctx: RelayConnectionContext) {
     this.ctx = ctx
@@ -198,11 +222,7 @@ export class RelayConnection {
       this.probeQueued = false
       const ws = this.socket
       if (this.closed || ws === null || ws.readyState !== 1 || !this.tracker.hasBaseline) return
-      const encoder = encoding.createEncoder()
-      encoding.writeVarUint(encoder, MessageType.SYNC)
-      encoding.writeVarUint(encoder, 2) // y-protocols messageYjsUpdate
-      encoding.writeVarUint8Array(encoder, EMPTY_UPDATE)
-      ws.send(encoding.toUint8Array(encoder))
+      ws.send(encodeSyncUpdate(EMPTY_UPDATE))
     })
   }
 
@@ -224,11 +244,19 @@ export class RelayConnection {
     this.provider.destroy()
     this.tracker.reset()
     this.state = 'offline'
-    const deadline = Date.now() + 1000
-    while (this.liveSockets.size > 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 10))
+    if (this.liveSockets.size > 0) {
+      // A relay that never answers the closing handshake must not hold close() up: after the
+      // deadline the sockets are terminated.
+      let deadline: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([
+        Promise.all(this.liveSockets.values()),
+        new Promise<void>((resolve) => {
+          deadline = setTimeout(resolve, 1000)
+        }),
+      ])
+      clearTimeout(deadline)
     }
-    for (const ws of this.liveSockets) (ws as unknown as { terminate?: () => void }).terminate?.()
+    for (const ws of this.liveSockets.keys()) (ws as unknown as { terminate?: () => void }).terminate?.()
     this.liveSockets.clear()
   }
 
@@ -241,33 +269,36 @@ export class RelayConnection {
   private installHandlers(): void {
     const handlers = this.provider.messageHandlers
     handlers[MessageType.ACK] = (_encoder, decoder) => {
-      const n = decoding.readVarUint(decoder)
-      const copies = decoding.readVarUint(decoder)
-      if (this.tracker.ack(n, copies)) this.ctx.onChange()
+      const message = handlerFrame(decoder)
+      if (message?.type === 'ack' && this.tracker.ack(message.n, message.copies)) this.ctx.onChange()
     }
     const applyAwareness = handlers[MessageType.AWARENESS]!
     handlers[MessageType.AWARENESS] = (encoder, decoder, provider, emitSynced, type) => {
       // Note which clients this relay knows about before y-websocket applies the update.
-      const peek = decoding.clone(decoder)
-      const update = decoding.readVarUint8Array(peek)
-      const d = decoding.createDecoder(update)
-      const count = decoding.readVarUint(d)
-      for (let i = 0; i < count; i++) {
-        const client = decoding.readVarUint(d)
-        decoding.readVarUint(d) // clock
-        const state = decoding.readVarString(d)
-        if (state === 'null') this.seenClients.delete(client)
-        else this.seenClients.add(client)
-      }
+      const message = handlerFrame(decoder)
+      if (message?.type === 'awareness') this.noteAwarenessClients(message.update)
       applyAwareness(encoder, decoder, provider, emitSynced, type)
     }
     handlers[MessageType.AUTH] = (_encoder, decoder) => {
-      // y-protocols/auth: 0 = permission denied, then the reason. The close code follows.
-      if (decoding.readVarUint(decoder) === 0) {
-        const reason = decoding.readVarString(decoder)
-        this.error = new RhizomeError(ErrorCode.AUTH_FORBIDDEN, `relay denied access: ${reason}`)
+      // Permission denied with its reason; the close code follows.
+      const message = handlerFrame(decoder)
+      if (message?.type === 'auth-denied') {
+        this.error = new RhizomeError(ErrorCode.AUTH_FORBIDDEN, `relay denied access: ${message.reason}`)
         this.ctx.onChange()
       }
+    }
+  }
+
+  private noteAwarenessClients(update: Uint8Array): void {
+    let entries: ReturnType<typeof decodeAwarenessEntries>
+    try {
+      entries = decodeAwarenessEntries(update)
+    } catch {
+      return // y-websocket's own handler decides what a broken update does
+    }
+    for (const { clientID, state } of entries) {
+      if (state === 'null') this.seenClients.delete(clientID)
+      else this.seenClients.add(clientID)
     }
   }
 
@@ -331,16 +362,23 @@ export class RelayConnection {
   private socketOnCreate(ws: WebSocket): void {
     this.socket = ws
     this.tracker.reset()
-    this.liveSockets.add(ws)
-    ws.addEventListener('close', () => this.liveSockets.delete(ws))
+    this.liveSockets.set(
+      ws,
+      new Promise<void>((resolve) => {
+        ws.addEventListener('close', () => {
+          this.liveSockets.delete(ws)
+          resolve()
+        })
+      }),
+    )
   }
 
   private socketOnSend(ws: WebSocket, data: unknown): void {
     if (ws !== this.socket || ws.readyState !== 1) return
     const bytes = frameBytes(data)
-    // varUint type 0 (SYNC) then varUint step: 1 = step2, 2 = update. Both fit one byte.
-    if (bytes === null || bytes.length < 2 || bytes[0] !== MessageType.SYNC) return
-    if (bytes[1] === 1) this.tracker.frameSent('step2', this.ctx.version())
-    else if (bytes[1] === 2) this.tracker.frameSent('update', this.ctx.version())
+    // Only SYNC step2 and update frames count towards ACK numbers (docs/PROTOCOL.md section 3).
+    const message = bytes === null ? null : tryDecode(bytes)
+    if (message?.type === 'sync-step2') this.tracker.frameSent('step2', this.ctx.version())
+    else if (message?.type === 'sync-update') this.tracker.frameSent('update', this.ctx.version())
   }
 }

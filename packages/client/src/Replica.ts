@@ -1,8 +1,7 @@
-import { docNameProblem, ErrorCode, RhizomeError } from '@rhizome/protocol'
+import { type BackoffOptions, docNameProblem, ErrorCode, RhizomeError } from '@rhizome/protocol'
 import { DocStore } from '@rhizome/store'
 import { Level } from 'level'
 import * as Y from 'yjs'
-import type { BackoffOptions } from './backoff.js'
 import { DocHandle } from './DocHandle.js'
 import type { WebSocketClass } from './RelayConnection.js'
 

@@ -1,3 +1,5 @@
+// The reconnect schedule lives in @rhizome/protocol (shared with the relay); re-exported so that
+// apps configuring `openReplica({ backoff })` need only this package.
 export {
   type Backoff,
   type BackoffOptions,
@@ -5,7 +7,7 @@ export {
   createBackoff,
   DEFAULT_BACKOFF,
   fullJitterDelay,
-} from './backoff.js'
+} from '@rhizome/protocol'
 export { DocHandle, type DocHandleEvents, type DocStatus, type WaitOptions } from './DocHandle.js'
 export { combinedCopies, DurabilityTracker } from './DurabilityTracker.js'
 export { RelayConnection, type RelayState, type RelayStatus, type WebSocketClass } from './RelayConnection.js'

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { ErrorCode } from '@rhizome/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocketServer } from 'ws'
-import { eventually } from '../../../test/support/relays.js'
+import { eventually } from '../../../test/support/poll.mjs'
 import { type DocStatus, openReplica } from '../src/index.js'
 
 const cleanups: Array<() => Promise<unknown>> = []

@@ -1,6 +1,7 @@
 import { ErrorCode, isRhizomeError } from '@rhizome/protocol'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { eventually, startRelay, stopAllRelays } from '../../../test/support/relays.js'
+import { eventually } from '../../../test/support/poll.mjs'
+import { startRelay, stopAllRelays } from '../../../test/support/relays.js'
 import { Cleanup, device, tempDir } from './support.js'
 
 const cleanup = new Cleanup()

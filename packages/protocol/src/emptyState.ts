@@ -1,8 +1,17 @@
 /**
- * A Yjs update (v1) that changes nothing: no structs, an empty delete set. It is what
- * `Y.encodeStateAsUpdate(new Y.Doc())` encodes, and what a document nobody holds diffs to.
+ * The Yjs v1 update of a document with no content: zero structs and an empty delete set, the bytes
+ * `Y.encodeStateAsUpdate(new Y.Doc())` gives. Applying it changes nothing, so it is the payload of
+ * a SYNC step2 that has nothing to send and of a probe whose only purpose is to be ACKed
+ * (`docs/PROTOCOL.md` section 3).
+ *
+ * Shared by every caller: never write into it (typed arrays cannot be frozen); copy it to own it.
  */
 export const EMPTY_UPDATE: Uint8Array = new Uint8Array([0, 0])
 
-/** A Yjs state vector with no clients: asks for a whole document in a sync step1. */
+/**
+ * The state vector of a document with no content (no client has written anything), the bytes
+ * `Y.encodeStateVector(new Y.Doc())` gives. A SYNC step1 carrying it asks for the whole document.
+ *
+ * Shared by every caller: never write into it; copy it to own it.
+ */
 export const EMPTY_STATE_VECTOR: Uint8Array = new Uint8Array([0])

@@ -1,3 +1,13 @@
+export { type AwarenessEntry, decodeAwarenessEntries, encodeAwarenessEntries } from './awarenessEntries.js'
+export {
+  type Backoff,
+  type BackoffOptions,
+  backoffCeiling,
+  backoffDelay,
+  createBackoff,
+  DEFAULT_BACKOFF,
+  fullJitterDelay,
+} from './backoff.js'
 export { CloseCode, isPermanentClose } from './closeCodes.js'
 export { digestOfDoc, digestOfUpdate } from './digest.js'
 export { docNameProblem, encodeDocName, isValidDocName, MAX_DOC_NAME_BYTES, parseDocName } from './docName.js'

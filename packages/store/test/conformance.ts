@@ -2,9 +2,10 @@ import { digestOfDoc, ErrorCode, isRhizomeError } from '@rhizome/protocol'
 import type { AbstractLevel } from 'abstract-level'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
+import { eventually } from '../../../test/support/poll.mjs'
 import { DocStore, type DocStoreOptions } from '../src/index.js'
 import { docRange, metaKey } from '../src/keys.js'
-import { collect, contentOf, digestOf, editor, typeInto, waitFor } from './helpers.js'
+import { collect, contentOf, digestOf, editor, typeInto } from './helpers.js'
 
 /** What a backend's test file provides: a fresh, empty database and a way to dispose of it. */
 export interface StoreSetup {
@@ -242,7 +243,11 @@ export function runStoreConformance(name: string, setup: () => Promise<StoreSetu
       for (let i = 0; i < updates.length; i += 20) {
         await Promise.all(updates.slice(i, i + 20).map((u) => store.append('auto', u)))
       }
-      await waitFor('auto compaction', async () => ((await store.info('auto'))?.updates ?? 99) < 10)
+      await eventually(async () => ((await store.info('auto'))?.updates ?? 99) < 10, {
+        what: 'auto compaction',
+        timeout: 10_000,
+        interval: 10,
+      })
       expect(await store.getDigest('auto')).toBe(digestOfDoc(ed.doc))
       const loaded = new Y.Doc()
       await store.loadInto('auto', loaded)

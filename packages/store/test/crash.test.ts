@@ -8,7 +8,7 @@ import { digestOfDoc } from '@rhizome/protocol'
 import { ClassicLevel } from 'classic-level'
 import { afterEach, beforeAll, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { prng, testSeed, withSeed } from '../../../test/support/seed.js'
+import { prng, testSeed, withSeed } from '../../../test/support/seed.mjs'
 import { DocStore } from '../src/index.js'
 import { collect } from './helpers.js'
 

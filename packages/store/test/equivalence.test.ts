@@ -2,7 +2,7 @@ import { digestOfDoc } from '@rhizome/protocol'
 import { MemoryLevel } from 'memory-level'
 import { expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { prng, testSeed, withSeed } from '../../../test/support/seed.js'
+import { prng, testSeed, withSeed } from '../../../test/support/seed.mjs'
 import { DocStore } from '../src/index.js'
 import { contentOf, digestOf } from './helpers.js'
 

@@ -45,19 +45,6 @@ export function contentOf(update: Uint8Array): unknown {
   return out
 }
 
-/** Polls `check` until it returns true or `ms` pass; throws with `what` on timeout. */
-export async function waitFor(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  ms = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
-
 /** Collects an async iterable. */
 export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = []

@@ -3,6 +3,7 @@ import { readFile, rename, rm, writeFile } from 'node:fs/promises'
 import {
   digestOfUpdate,
   docNameProblem,
+  EMPTY_STATE_VECTOR,
   ErrorCode,
   encodeSyncStep1,
   encodeSyncUpdate,
@@ -59,7 +60,6 @@ Exit status: 0 merged and durable, 2 usage, bad file, connection, authorization 
 }
 
 /** The state vector of an empty document: a step1 with it asks for everything. */
-const EMPTY_STATE_VECTOR = Y.encodeStateVector(new Y.Doc())
 
 function checkDocName(doc: string): void {
   const problem = docNameProblem(doc)

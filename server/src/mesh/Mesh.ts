@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import {
+  backoffDelay,
   CloseCode,
   EMPTY_STATE_VECTOR,
   ErrorCode,
@@ -9,7 +10,6 @@ import {
 } from '@rhizome/protocol'
 import type { DocStore } from '@rhizome/store'
 import { WebSocket, WebSocketServer } from 'ws'
-import { backoffDelay } from '../backoff.js'
 import type { AckSource } from '../docs/AckTracker.js'
 import type { DocRegistry } from '../docs/DocRegistry.js'
 import type { Logger } from '../logger.js'

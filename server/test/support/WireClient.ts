@@ -1,6 +1,6 @@
 import { decodeMessage, encodeDocName, type Message } from '@rhizome/protocol'
 import WebSocket from 'ws'
-import { eventually } from '../../../test/support/relays.js'
+import { eventually } from '../../../test/support/poll.mjs'
 
 /** How a socket ended: the close code the relay chose, or the HTTP status that refused the upgrade. */
 export interface Ending {

@@ -1,18 +1,7 @@
 // Synthetic documents of a given size for the recovery and idle scenarios: seeded, each written as a
 // few updates (as a document grows in a session), deterministic from the seed.
 import * as Y from 'yjs'
-
-/** A small seeded PRNG (mulberry32). */
-export function prng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { prng } from '../../support/seed.mjs'
 
 /** `count` documents `doc-00000`... of about `bytes` each, each as `parts` updates. */
 export function* syntheticDocs(count, { bytes = 10_000, parts = 5, seed = 9 } = {}) {

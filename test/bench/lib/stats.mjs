@@ -71,14 +71,3 @@ export function watchOwnLoop() {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-
-/** Polls `check` until truthy or the deadline passes. */
-export async function until(check, { timeout = 60_000, interval = 20, what = 'condition' } = {}) {
-  const deadline = Date.now() + timeout
-  for (;;) {
-    const v = await check()
-    if (v) return v
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`)
-    await sleep(interval)
-  }
-}

@@ -8,10 +8,11 @@ import { DocStore } from '@rhizome/store'
 import { ClassicLevel } from 'classic-level'
 import { LeveldbPersistence } from 'y-leveldb'
 import * as Y from 'yjs'
+import { eventually } from '../../support/poll.mjs'
 import { writeHocuspocus, writeRhizome, writeYLeveldb } from '../lib/datasets.mjs'
 import { BenchClient } from '../lib/loadgen.mjs'
 import { startServer, tempDir } from '../lib/servers.mjs'
-import { memory, until } from '../lib/stats.mjs'
+import { memory } from '../lib/stats.mjs'
 import { expectedText, loadTrace, traceUpdates } from '../lib/trace.mjs'
 
 export const title = 'Cold load of the B4 history (one update per edit)'
@@ -25,7 +26,7 @@ async function loadThroughServer(kind, data, expected, ctx) {
     const doc = new Y.Doc()
     const t1 = performance.now()
     const client = await BenchClient.open(server, DOC, { onUpdate: (u) => Y.applyUpdate(doc, u) }, 120_000)
-    await until(() => doc.getText('t').length === expected.length, { timeout: 300_000, interval: 5 })
+    await eventually(() => doc.getText('t').length === expected.length, { timeout: 300_000, interval: 5 })
     const loadMs = performance.now() - t1
     const exact = doc.getText('t').toString() === expected
     client.close()

@@ -8,9 +8,10 @@
 // Correctness: every reader received the same multiset of updates, and replaying one reader's
 // stream gives exactly the trace text (string replay, independent of Yjs) and the typed text.
 import * as Y from 'yjs'
+import { eventually } from '../../support/poll.mjs'
 import { BenchClient, fnv, openMany, updateKey } from '../lib/loadgen.mjs'
 import { startServer } from '../lib/servers.mjs'
-import { summarize, until, watchOwnLoop, watchProcess } from '../lib/stats.mjs'
+import { summarize, watchOwnLoop, watchProcess } from '../lib/stats.mjs'
 import { expectedText, traceUpdates } from '../lib/trace.mjs'
 
 export const title = 'Fan-out: 1 doc, 4 writers (B4 trace + 3 typists), N readers'
@@ -102,8 +103,9 @@ async function runOne(kind, work, ctx) {
         }
       }),
     )
-    await until(() => minDelivered() >= totalUnits, {
+    await eventually(() => minDelivered() >= totalUnits, {
       timeout: 600_000,
+      interval: 20,
       what: `${kind}: readers to get ${totalUnits} units`,
     })
     const seconds = (performance.now() - t0) / 1000

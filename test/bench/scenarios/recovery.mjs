@@ -3,7 +3,7 @@
 // digests), against `cp -r` of A's data directory. Leaves A's directory to the idle scenario.
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
-import { catalogOf } from '../lib/catalog.mjs'
+import { catalogOf } from '../../support/catalog.mjs'
 import { writeRhizome } from '../lib/datasets.mjs'
 import { syntheticDocs } from '../lib/docs.mjs'
 import { startServer, tempDir } from '../lib/servers.mjs'

@@ -1,9 +1,15 @@
-import * as prng from 'lib0/prng'
 import { describe, expect, it } from 'vitest'
-import { backoffCeiling, createBackoff, DEFAULT_BACKOFF, fullJitterDelay } from '../src/index.js'
+import { prng, testSeed } from '../../../test/support/seed.mjs'
+import {
+  backoffCeiling,
+  backoffDelay,
+  createBackoff,
+  DEFAULT_BACKOFF,
+  fullJitterDelay,
+} from '../src/index.js'
 
-const SEED = Number(process.env.SEED ?? Math.floor(Math.random() * 2 ** 31))
-const replay = `SEED=${SEED} npx vitest run packages/client/test/backoff.test.ts`
+const SEED = testSeed()
+const replay = `SEED=${SEED} npx vitest run packages/protocol/test/backoff.test.ts`
 
 describe(`backoff (${replay})`, () => {
   it('ceiling grows by the factor from initialMs and is capped at maxMs', () => {
@@ -23,8 +29,7 @@ describe(`backoff (${replay})`, () => {
   })
 
   it('full jitter: delays stay in [0, ceiling) and cover the whole window', () => {
-    const gen = prng.create(SEED)
-    const random = () => prng.real53(gen)
+    const random = prng(SEED)
     const opts = { initialMs: 100, maxMs: 2000, factor: 2, random }
     for (let attempt = 0; attempt < 8; attempt++) {
       const ceiling = backoffCeiling(attempt, opts)
@@ -44,8 +49,7 @@ describe(`backoff (${replay})`, () => {
 
   it('is reproducible from the seed and maps random() linearly onto the window', () => {
     const run = () => {
-      const gen = prng.create(SEED)
-      const b = createBackoff({ initialMs: 50, maxMs: 1000, random: () => prng.real53(gen) })
+      const b = createBackoff({ initialMs: 50, maxMs: 1000, random: prng(SEED) })
       return Array.from({ length: 12 }, () => b.next())
     }
     expect(run(), replay).toEqual(run())
@@ -61,5 +65,33 @@ describe(`backoff (${replay})`, () => {
     b.reset()
     expect(b.attempt).toBe(0)
     expect(b.next()).toBe(9)
+  })
+
+  it('a zero initial delay stays zero at every attempt (no 0 * Infinity = NaN)', () => {
+    for (const attempt of [0, 1, 30, 1100, 10_000]) {
+      expect(backoffCeiling(attempt, { initialMs: 0 })).toBe(0)
+      expect(fullJitterDelay(attempt, { initialMs: 0, random: () => 0.5 })).toBe(0)
+    }
+  })
+
+  it('backoffDelay(attempt, baseMs, maxMs, random) is the doubling full-jitter delay the relay dials peers with', () => {
+    // The relay's former formula, kept here as the reference the shared function must reproduce.
+    const relayFormula = (attempt: number, baseMs: number, capMs: number, random: () => number) =>
+      Math.floor(random() * Math.min(capMs, baseMs * 2 ** Math.min(attempt, 30)))
+    const random = prng(SEED)
+    for (let i = 0; i < 2000; i++) {
+      const attempt = Math.floor(random() * 40)
+      const baseMs = Math.floor(random() * 1000)
+      const maxMs = Math.floor(random() * 60_000)
+      const r = random()
+      expect(
+        backoffDelay(attempt, baseMs, maxMs, () => r),
+        replay,
+      ).toBe(relayFormula(attempt, baseMs, maxMs, () => r))
+    }
+    expect([0, 1, 2, 3, 4, 5, 40].map((a) => backoffDelay(a, 200, 5000, () => 0.999999))).toEqual([
+      199, 399, 799, 1599, 3199, 4999, 4999,
+    ])
+    expect(() => backoffDelay(-1, 200, 5000)).toThrow(TypeError)
   })
 })

@@ -1,4 +1,7 @@
-/** Settings of the capped exponential backoff between reconnect attempts to one relay. */
+// Capped exponential backoff with full jitter, one implementation for every reconnect loop: a
+// client's connection to a relay and a relay's dial to a peer.
+
+/** Settings of the capped exponential backoff between reconnect attempts to one relay or peer. */
 export interface BackoffOptions {
   /** Upper bound of the first delay, in ms. Default 250. */
   initialMs?: number
@@ -26,7 +29,8 @@ export function backoffCeiling(attempt: number, options: BackoffOptions = {}): n
       `invalid backoff: attempt=${attempt} initialMs=${initialMs} maxMs=${maxMs} factor=${factor}`,
     )
   }
-  // Computed in the log domain would lose nothing here; pow overflows to Infinity, which min() caps.
+  // pow overflows to Infinity, which min() caps; 0 * Infinity would be NaN, so a zero start stays 0.
+  if (initialMs === 0) return 0
   return Math.min(maxMs, initialMs * factor ** attempt)
 }
 
@@ -38,6 +42,22 @@ export function backoffCeiling(attempt: number, options: BackoffOptions = {}): n
 export function fullJitterDelay(attempt: number, options: BackoffOptions = {}): number {
   const random = options.random ?? Math.random
   return Math.floor(random() * backoffCeiling(attempt, options))
+}
+
+/**
+ * The delay before attempt `attempt` (0 = first retry) with doubling from `baseMs`, capped at
+ * `maxMs`: uniform in `[0, min(maxMs, baseMs * 2^attempt))`, as an integer number of ms.
+ * `random` is injectable for seeded tests. The positional form of {@link fullJitterDelay} with
+ * `factor: 2`, for loops that keep their own attempt counter.
+ * @throws TypeError when `attempt`, `baseMs` or `maxMs` is negative or NaN.
+ */
+export function backoffDelay(
+  attempt: number,
+  baseMs: number,
+  maxMs: number,
+  random: () => number = Math.random,
+): number {
+  return fullJitterDelay(attempt, { initialMs: baseMs, maxMs, factor: 2, random })
 }
 
 /** A per-relay retry schedule: `next()` gives the delay of the next attempt and counts it. */
