@@ -22,11 +22,20 @@ function readSafeVarUint(d: decoding.Decoder): number {
   return n
 }
 
-/** Reads a varString, refusing a length past the end (lib0 would read on into the underlying buffer). */
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * Reads a varString strictly: a length past the end (lib0 would read on into the underlying
+ * buffer) or bytes that are not UTF-8 are malformed.
+ */
 function readString(d: decoding.Decoder): string {
-  const peek = decoding.clone(d)
-  if (readSafeVarUint(peek) > peek.arr.length - peek.pos) throw malformed('string past the end of the update')
-  return decoding.readVarString(d)
+  const len = readSafeVarUint(d)
+  if (len > d.arr.length - d.pos) throw malformed('string past the end of the update')
+  try {
+    return utf8.decode(decoding.readUint8Array(d, len))
+  } catch (cause) {
+    throw malformed('state is not UTF-8', cause)
+  }
 }
 
 /**

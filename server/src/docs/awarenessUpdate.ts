@@ -1,6 +1,4 @@
-import { ErrorCode, RhizomeError } from '@rhizome/protocol'
-import * as decoding from 'lib0/decoding'
-import * as encoding from 'lib0/encoding'
+import { decodeAwarenessEntries, ErrorCode, encodeAwarenessEntries, RhizomeError } from '@rhizome/protocol'
 
 /**
  * Deepest nesting of arrays and objects an awareness state may have. Presence states are small
@@ -27,28 +25,8 @@ export interface AwarenessLimits {
   readonly maxDepth?: number
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true })
-
 function malformed(detail: string, cause?: unknown): RhizomeError {
   return new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, `malformed awareness update: ${detail}`, { cause })
-}
-
-/** lib0 silently loses precision past 2^53; a clientID or clock that does is not one. */
-function readSafeVarUint(d: decoding.Decoder): number {
-  const n = decoding.readVarUint(d)
-  if (!Number.isSafeInteger(n)) throw malformed('varint out of range')
-  return n
-}
-
-/** Reads a varString strictly: a length past the end or invalid UTF-8 is malformed. */
-function readString(d: decoding.Decoder): string {
-  const len = readSafeVarUint(d)
-  if (len > d.arr.length - d.pos) throw malformed('length prefix past the end of the update')
-  try {
-    return utf8.decode(decoding.readUint8Array(d, len))
-  } catch (cause) {
-    throw malformed('state is not UTF-8', cause)
-  }
 }
 
 /**
@@ -71,9 +49,8 @@ function checkDepth(json: string, maxDepth: number): void {
 }
 
 /**
- * Decodes and validates a y-protocols awareness update (`varUint count`, then per entry `varUint
- * clientID`, `varUint clock`, `varString` state JSON) before anything of it is applied, stored or
- * relayed. Every entry must be complete and its state JSON must parse, nest at most `maxDepth`
+ * Decodes (with `decodeAwarenessEntries` of the protocol package) and validates a y-protocols
+ * awareness update before anything of it is applied, stored or relayed. Every entry must be complete and its state JSON must parse, nest at most `maxDepth`
  * deep, and re-encode with `JSON.stringify`; nothing may follow the last entry.
  * @returns the entries in wire order (duplicates kept: y-protocols applies them in turn).
  * @throws RhizomeError PROTOCOL_TOO_LARGE (close 4413) for an update over `maxBytes`;
@@ -84,36 +61,23 @@ export function decodeAwarenessUpdate(update: Uint8Array, limits: AwarenessLimit
     throw new RhizomeError(ErrorCode.PROTOCOL_TOO_LARGE, 'awareness update too large')
   }
   const maxDepth = limits.maxDepth ?? MAX_AWARENESS_DEPTH
-  const d = decoding.createDecoder(update)
-  const entries: AwarenessEntry[] = []
-  try {
-    const count = readSafeVarUint(d)
-    for (let i = 0; i < count; i++) {
-      const clientID = readSafeVarUint(d)
-      const clock = readSafeVarUint(d)
-      const json = readString(d)
-      checkDepth(json, maxDepth)
-      let state: unknown
-      try {
-        state = JSON.parse(json)
-      } catch (cause) {
-        throw malformed('state is not JSON', cause)
-      }
-      // The relay re-encodes stored states for every new socket and QUERY_AWARENESS: a state it
-      // cannot encode would fail each of them, long after its sender is gone.
-      try {
-        JSON.stringify(state)
-      } catch (cause) {
-        throw malformed('state cannot be re-encoded', cause)
-      }
-      entries.push({ clientID, clock, state, json })
+  return decodeAwarenessEntries(update).map(({ clientID, clock, state: json }) => {
+    checkDepth(json, maxDepth)
+    let state: unknown
+    try {
+      state = JSON.parse(json)
+    } catch (cause) {
+      throw malformed('state is not JSON', cause)
     }
-    if (d.pos !== update.length) throw malformed('trailing bytes')
-  } catch (err) {
-    if (err instanceof RhizomeError) throw err
-    throw malformed('truncated update', err)
-  }
-  return entries
+    // The relay re-encodes stored states for every new socket and QUERY_AWARENESS: a state it
+    // cannot encode would fail each of them, long after its sender is gone.
+    try {
+      JSON.stringify(state)
+    } catch (cause) {
+      throw malformed('state cannot be re-encoded', cause)
+    }
+    return { clientID, clock, state, json }
+  })
 }
 
 /**
@@ -121,12 +85,7 @@ export function decodeAwarenessUpdate(update: Uint8Array, limits: AwarenessLimit
  * (states are written as their wire JSON). Used to apply only the entries a socket may change.
  */
 export function encodeAwarenessUpdate(entries: readonly AwarenessEntry[]): Uint8Array {
-  const e = encoding.createEncoder()
-  encoding.writeVarUint(e, entries.length)
-  for (const entry of entries) {
-    encoding.writeVarUint(e, entry.clientID)
-    encoding.writeVarUint(e, entry.clock)
-    encoding.writeVarString(e, entry.json)
-  }
-  return encoding.toUint8Array(e)
+  return encodeAwarenessEntries(
+    entries.map(({ clientID, clock, json }) => ({ clientID, clock, state: json })),
+  )
 }
