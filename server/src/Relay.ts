@@ -6,6 +6,7 @@ import { TokenVerifier } from './connections/TokenVerifier.js'
 import type { AdmittedClient } from './connections/UpgradeRouter.js'
 import { UpgradeRouter } from './connections/UpgradeRouter.js'
 import { openDatabase } from './database/openDatabase.js'
+import { Scrubber } from './database/Scrubber.js'
 import type { AckSource } from './docs/AckTracker.js'
 import { ClientConnection } from './docs/ClientConnection.js'
 import { DocRegistry } from './docs/DocRegistry.js'
@@ -32,6 +33,7 @@ export class Relay {
   #store: DocStore | null = null
   #docs: DocRegistry | null = null
   #mesh: Mesh | null = null
+  #scrubber: Scrubber | null = null
   #closing = false
   /** This relay's id (`--id`, or derived from its store id); set by {@link start}. */
   id = ''
@@ -59,7 +61,10 @@ export class Relay {
    */
   async start(): Promise<void> {
     const { options, log, metrics } = this
-    const { db, repaired } = await openDatabase(options.dataDir, log)
+    const { db, repaired } = await openDatabase(options.dataDir, log, {
+      cacheBytes: options.dbCacheBytes,
+      maxOpenFiles: options.dbMaxOpenFiles,
+    })
     const store = await DocStore.open(db, {
       onCommit: ({ ms }) => metrics.commitSeconds.observe(ms / 1000),
       onError: (err) => log.warn({ err }, 'background store work failed'),
@@ -145,6 +150,13 @@ export class Relay {
     metrics.docsStored.set(store.docCount)
     keepalive.start()
     mesh.start()
+    // Integrity checking runs beside serving, never as a scan before it (start-up does not grow
+    // with the data); reads verify checksums too.
+    this.#scrubber = new Scrubber(
+      { store, log, metrics, dataDir: options.dataDir, onCorrupt: (name) => mesh.requestRepair(name) },
+      options.scrubIntervalMs,
+    )
+    this.#scrubber.start()
   }
 
   /** A socket passed admission and auth: attach it to its document once that is loaded. */
@@ -202,6 +214,7 @@ export class Relay {
     this.#closing = true
     this.#keepalive?.stop()
     this.#mesh?.stop()
+    await this.#scrubber?.stop()
     const server = this.#server
     const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve()
     // Flush first so that every write received so far is ACKed before its socket closes; then

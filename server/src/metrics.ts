@@ -86,4 +86,19 @@ export class RelayMetrics {
     help: 'Documents found with corrupt records',
     registers: [this.registry],
   })
+  readonly scrubbedDocs = new Counter({
+    name: 'rhizome_scrub_docs_total',
+    help: 'Documents the background scrubber verified against their checksums',
+    registers: [this.registry],
+  })
+  readonly scrubCorrupt = new Counter({
+    name: 'rhizome_scrub_corrupt_total',
+    help: 'Damaged documents (or LevelDB-level damage) the background scrubber found',
+    registers: [this.registry],
+  })
+  readonly scrubPasses = new Counter({
+    name: 'rhizome_scrub_passes_total',
+    help: 'Complete passes of the background scrubber over every stored document',
+    registers: [this.registry],
+  })
 }

@@ -25,6 +25,12 @@ export interface RelayOptions {
   maxConnectionsPerIp: number
   /** Interval of the periodic anti-entropy pass with each peer. */
   antiEntropyMs: number
+  /** Interval between passes of the background scrubber (the first starts with the relay); 0 = never. */
+  scrubIntervalMs: number
+  /** LevelDB block cache, bytes. */
+  dbCacheBytes: number
+  /** Files LevelDB keeps open (tables are memory-mapped while open); at least 74 in effect. */
+  dbMaxOpenFiles: number
   tlsCert?: string
   tlsKey?: string
   logLevel: string
@@ -48,6 +54,9 @@ export function defaultRelayOptions(): RelayOptions {
     maxBufferedBytes: 32 * MiB,
     maxConnectionsPerIp: 1000,
     antiEntropyMs: 60_000,
+    scrubIntervalMs: 24 * 60 * 60 * 1000,
+    dbCacheBytes: 8 * MiB,
+    dbMaxOpenFiles: 1000,
     logLevel: 'info',
   }
 }
@@ -83,6 +92,9 @@ const specs: Record<string, Spec> = {
   '--max-buffered-bytes': { key: 'maxBufferedBytes', kind: 'int', min: 1024 },
   '--max-connections-per-ip': { key: 'maxConnectionsPerIp', kind: 'int', min: 1 },
   '--anti-entropy-ms': { key: 'antiEntropyMs', kind: 'int', min: 100 },
+  '--scrub-interval-ms': { key: 'scrubIntervalMs', kind: 'int', min: 0 },
+  '--db-cache-bytes': { key: 'dbCacheBytes', kind: 'int', min: 0, max: 64 * 1024 * MiB },
+  '--db-max-open-files': { key: 'dbMaxOpenFiles', kind: 'int', min: 16, max: 1_000_000 },
   '--tls-cert': { key: 'tlsCert', kind: 'string', env: 'RHIZOME_TLS_CERT' },
   '--tls-key': { key: 'tlsKey', kind: 'string', env: 'RHIZOME_TLS_KEY' },
   '--log-level': { key: 'logLevel', kind: 'string', env: 'RHIZOME_LOG_LEVEL' },
@@ -206,6 +218,9 @@ export const RELAY_USAGE = `Usage: rhizome-relay [options]
   --max-buffered-bytes N   close a socket whose unsent data passes N [32 MiB]
   --max-connections-per-ip N                                        [1000]
   --anti-entropy-ms N      periodic catalog exchange with peers     [60000]
+  --scrub-interval-ms N    background checksum scrub, first at start (0 = off) [86400000]
+  --db-cache-bytes N       LevelDB block cache                      [8 MiB]
+  --db-max-open-files N    LevelDB open (memory-mapped) files       [1000]
   --tls-cert FILE --tls-key FILE   serve wss:// and https://         [RHIZOME_TLS_CERT/KEY]
   --log-level L            trace|debug|info|warn|error|silent       [RHIZOME_LOG_LEVEL, info]
 `

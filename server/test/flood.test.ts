@@ -5,6 +5,7 @@ import { encodeAwareness, encodeSyncStep1, encodeSyncUpdate } from '@rhizome/pro
 import { afterEach, describe, expect, it } from 'vitest'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
+import { metric as metricOf } from '../../test/support/metrics.mjs'
 import { eventually } from '../../test/support/poll.mjs'
 import { type RelayProcess, startRelay, stopAllRelays } from '../../test/support/relays.js'
 import { rssOf, sampleRss } from './support/memory.js'
@@ -21,12 +22,8 @@ afterEach(async () => {
 
 const MiB = 1024 * 1024
 
-/** The value of one Prometheus sample line, 0 when absent. */
-async function metric(relay: RelayProcess, line: string): Promise<number> {
-  const text = await (await fetch(`${relay.httpUrl}/metrics`)).text()
-  const found = text.split('\n').find((l) => l.startsWith(`${line} `))
-  return found ? Number(found.slice(line.length + 1)) : 0
-}
+/** The value of one Prometheus sample line of `relay`, 0 when absent. */
+const metric = (relay: RelayProcess, line: string) => metricOf(relay.httpUrl, line)
 
 /** Edits on one provider must reach the other within `bound` ms, `rounds` times in a row. */
 async function roundTrips(

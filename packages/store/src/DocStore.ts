@@ -43,6 +43,13 @@ export interface DocStoreOptions {
   distrustDigests?: boolean
 }
 
+/** What one {@link DocStore.scrub} call found. */
+export interface ScrubPage {
+  scanned: number
+  corrupt: string[]
+  next: string | null
+}
+
 /** Options of {@link DocStore.append}. */
 export interface AppendOptions {
   /**
@@ -348,6 +355,34 @@ export class DocStore {
       return repairFromPeer(this.#db, this.#commit, this.#reader, name, update)
     }
     return this.#life.track(this.#life.exclusively(name, repairNow))
+  }
+
+  /**
+   * Verifies the stored records of up to `limit` documents after `after` (in name order): every
+   * value against its checksum, as a read would. A damaged document is quarantined (repair marker)
+   * exactly as a read that found it. For a background scrubber: integrity checking happens on
+   * reads and here, never in a scan before the store serves.
+   * @returns the documents scanned, those found damaged (or already awaiting repair), and the name
+   *   to pass as `after` next (`null` after the last document).
+   * @throws RhizomeError STORE_CLOSED after {@link close}; a LevelDB-level read error as it is.
+   */
+  async scrub(options: { after?: string; limit?: number } = {}): Promise<ScrubPage> {
+    this.#life.assertOpen()
+    const limit = options.limit ?? 100
+    const corrupt: string[] = []
+    let scanned = 0
+    let last: string | null = null
+    for await (const name of this.#catalog.names({ after: options.after, limit })) {
+      scanned++
+      last = name
+      try {
+        await this.#reader.read(name)
+      } catch (err) {
+        if (err instanceof RhizomeError && err.code === ErrorCode.STORE_CORRUPT) corrupt.push(name)
+        else throw err
+      }
+    }
+    return { scanned, corrupt, next: scanned < limit ? null : last }
   }
 
   /** Resolves when every append issued so far is durable (or has failed). */

@@ -5,5 +5,6 @@ export {
   type ChangeRecord,
   DocStore,
   type DocStoreOptions,
+  type ScrubPage,
 } from './DocStore.js'
 export { CommitQueue } from './groupCommit/CommitQueue.js'
