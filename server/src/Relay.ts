@@ -22,11 +22,13 @@ import * as Y from 'yjs'
 import type { AckSource } from './AckTracker.js'
 import { TokenVerifier } from './auth.js'
 import { ClientConnection } from './ClientConnection.js'
+import { DocCreationBudget, docCreationKey } from './DocCreationBudget.js'
 import { handleHttp } from './http.js'
 import { createLogger, type Logger, redactUrl } from './logger.js'
 import { Mesh } from './Mesh.js'
 import { RelayMetrics } from './metrics.js'
 import { isLoopbackHost, type RelayOptions } from './options.js'
+import { OutboundBudget } from './OutboundBudget.js'
 import { type DocHost, RelayDoc } from './RelayDoc.js'
 
 /**
@@ -56,6 +58,9 @@ export class Relay implements DocHost {
   readonly connections = new Set<ClientConnection>()
   readonly #connectionsPerIp = new Map<string, number>()
   readonly #verifier: TokenVerifier | null
+  /** Unsent bytes of all client sockets, in total and per IP (docs/PROTOCOL.md section 4: 4500). */
+  readonly outbound: OutboundBudget
+  readonly #newDocs: DocCreationBudget
   #server: Server | null = null
   #wss: WebSocketServer | null = null
   #pingTimer: ReturnType<typeof setInterval> | null = null
@@ -71,6 +76,14 @@ export class Relay implements DocHost {
   ) {
     this.log = log ?? createLogger(options.logLevel)
     this.#verifier = options.authSecret ? new TokenVerifier(options.authSecret) : null
+    this.outbound = new OutboundBudget(
+      { maxBytes: options.maxOutboundBytes, maxBytesPerIp: options.maxOutboundBytesPerIp },
+      {
+        onBuffered: (total) => this.metrics.outboundBytes.set(total),
+        onEvicted: (scope) => this.metrics.outboundEvictions.inc({ scope }),
+      },
+    )
+    this.#newDocs = new DocCreationBudget(options.maxNewDocsPerMinute)
   }
 
   get idleMs(): number {
@@ -255,7 +268,7 @@ export class Relay implements DocHost {
     }
     if (!this.#admitIp(req, socket)) return
     this.#wss!.handleUpgrade(req, socket, head, (ws) => {
-      this.#accept(ws, name, query).catch((err) => {
+      this.#accept(ws, name, query, req.socket.remoteAddress ?? 'unknown').catch((err) => {
         this.log.error({ err, doc: name }, 'failed to accept a socket')
         ws.close(CloseCode.TRANSIENT, 'relay error')
       })
@@ -282,7 +295,7 @@ export class Relay implements DocHost {
     return true
   }
 
-  async #accept(ws: WebSocket, name: string, query: URLSearchParams): Promise<void> {
+  async #accept(ws: WebSocket, name: string, query: URLSearchParams, ip: string): Promise<void> {
     const alive = ws as WebSocket & { rhizomeAlive?: boolean }
     alive.rhizomeAlive = true
     ws.on('pong', () => {
@@ -320,6 +333,15 @@ export class Relay implements DocHost {
         return
       }
     }
+    // A new document (neither stored nor loaded) is charged to the token or anonymous IP (4429).
+    const creator = docCreationKey({ ip, sub, token: this.#verifier ? query.get('token') : null })
+    if (!(await this.#newDocs.admit(creator, async () => !this.docs.has(name) && !(await this.store.has(name))))) {
+      this.metrics.newDocsRefused.inc()
+      this.metrics.closes.inc({ code: String(CloseCode.RATE_LIMITED) })
+      this.log.info({ doc: name, sub }, 'refused socket: too many new documents')
+      ws.close(CloseCode.RATE_LIMITED, 'too many new documents')
+      return
+    }
     if (ws.readyState !== ws.OPEN) return
     const doc = this.#acquire(name)
     ws.off('message', buffer)
@@ -331,6 +353,7 @@ export class Relay implements DocHost {
       this,
       { rateMessages: this.options.rateMessages, rateBytes: this.options.rateBytes },
       sub,
+      ip,
     )
     if (exp !== undefined) conn.expireAt(exp)
     this.connections.add(conn)
