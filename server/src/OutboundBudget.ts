@@ -154,7 +154,12 @@ export class OutboundBudget {
   }
 
   /** Evicts the newest holders in `scope` (the sender among them) until `fits()`. */
-  #makeRoom(sender: OutboundAccount, victims: OutboundAccount[], scope: OutboundScope, fits: () => boolean): void {
+  #makeRoom(
+    sender: OutboundAccount,
+    victims: OutboundAccount[],
+    scope: OutboundScope,
+    fits: () => boolean,
+  ): void {
     const accounts = [...this.#accounts]
     for (let i = accounts.length - 1; i >= 0 && !fits(); i--) {
       const account = accounts[i]!

@@ -27,8 +27,8 @@ import { handleHttp } from './http.js'
 import { createLogger, type Logger, redactUrl } from './logger.js'
 import { Mesh } from './Mesh.js'
 import { RelayMetrics } from './metrics.js'
-import { isLoopbackHost, type RelayOptions } from './options.js'
 import { OutboundBudget } from './OutboundBudget.js'
+import { isLoopbackHost, type RelayOptions } from './options.js'
 import { type DocHost, RelayDoc } from './RelayDoc.js'
 
 /**
@@ -335,7 +335,8 @@ export class Relay implements DocHost {
     }
     // A new document (neither stored nor loaded) is charged to the token or anonymous IP (4429).
     const creator = docCreationKey({ ip, sub, token: this.#verifier ? query.get('token') : null })
-    if (!(await this.#newDocs.admit(creator, async () => !this.docs.has(name) && !(await this.store.has(name))))) {
+    const isNew = async () => !this.docs.has(name) && !(await this.store.has(name))
+    if (!(await this.#newDocs.admit(creator, isNew))) {
       this.metrics.newDocsRefused.inc()
       this.metrics.closes.inc({ code: String(CloseCode.RATE_LIMITED) })
       this.log.info({ doc: name, sub }, 'refused socket: too many new documents')

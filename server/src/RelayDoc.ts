@@ -217,17 +217,16 @@ export class RelayDoc {
     if (this.closed || this.clients.size > 0 || this.#holds > 0 || this.#idleTimer) return
     if (this.#stored === null) {
       // Still loading: decide once it is known whether the store holds it.
-      this.ready.then(() => this.#maybeIdle(), () => {})
+      this.ready.then(
+        () => this.#maybeIdle(),
+        () => {},
+      )
       return
     }
     // A document only peers touched goes quickly: recovery must not hold thousands in memory. One
     // that nothing was ever stored of goes at once: sockets that open documents and never write
     // must not be able to keep thousands of them loaded for the idle window.
-    const delay = !this.#stored
-      ? 0
-      : this.#hadClients
-        ? this.host.idleMs
-        : Math.min(this.host.idleMs, 1000)
+    const delay = !this.#stored ? 0 : this.#hadClients ? this.host.idleMs : Math.min(this.host.idleMs, 1000)
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = null
       if (this.clients.size === 0 && this.#holds === 0) this.host.onIdle(this)
