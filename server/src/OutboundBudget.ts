@@ -11,8 +11,6 @@ export type OutboundScope = 'total' | 'ip'
 
 /** What the budget reports to whoever watches it (the relay's metrics). */
 export interface OutboundObserver {
-  /** The bytes held changed; `total` is the new sum over every socket. */
-  onBuffered?(total: number): void
   /** A socket was given up to make room in `scope`. */
   onEvicted?(scope: OutboundScope): void
 }
@@ -84,7 +82,7 @@ export class OutboundBudget {
     private readonly observer: OutboundObserver = {},
   ) {}
 
-  /** Bytes currently held for all sockets together. */
+  /** Bytes currently held for all sockets together (read when metrics are scraped: no per-frame cost). */
   get bufferedBytes(): number {
     return this.#total
   }
@@ -121,7 +119,6 @@ export class OutboundBudget {
       account.bytes += n
       this.#total += n
       this.#perIp.set(account.ip, this.bufferedBytesOf(account.ip) + n)
-      this.observer.onBuffered?.(this.#total)
     }
     // Evicted sockets are closed only once the counts are settled: closing one detaches it from
     // its document, which may send frames (awareness removals) and so reserve again.
@@ -150,7 +147,6 @@ export class OutboundBudget {
     const left = this.bufferedBytesOf(ip) - n
     if (left <= 0) this.#perIp.delete(ip)
     else this.#perIp.set(ip, left)
-    this.observer.onBuffered?.(this.#total)
   }
 
   /** Evicts the newest holders in `scope` (the sender among them) until `fits()`. */

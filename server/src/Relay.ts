@@ -78,10 +78,7 @@ export class Relay implements DocHost {
     this.#verifier = options.authSecret ? new TokenVerifier(options.authSecret) : null
     this.outbound = new OutboundBudget(
       { maxBytes: options.maxOutboundBytes, maxBytesPerIp: options.maxOutboundBytesPerIp },
-      {
-        onBuffered: (total) => this.metrics.outboundBytes.set(total),
-        onEvicted: (scope) => this.metrics.outboundEvictions.inc({ scope }),
-      },
+      { onEvicted: (scope) => this.metrics.outboundEvictions.inc({ scope }) },
     )
     this.#newDocs = new DocCreationBudget(options.maxNewDocsPerMinute)
   }

@@ -48,6 +48,7 @@ export async function handleHttp(relay: Relay, req: IncomingMessage, res: Server
     case '/metrics': {
       if (!(await requireAdmin(relay, req, res))) return
       relay.metrics.docsStored.set(relay.store.docCount)
+      relay.metrics.outboundBytes.set(relay.outbound.bufferedBytes)
       const text = await relay.metrics.registry.metrics()
       res.writeHead(200, { 'content-type': relay.metrics.registry.contentType }).end(text)
       return

@@ -115,9 +115,10 @@ describe('outbound budget', () => {
       `outbound: rss +${((peak - before) / MiB).toFixed(1)} MiB, gauge peak ${(gaugePeak / MiB).toFixed(1)} MiB, healthz max ${healthPeak.toFixed(0)} ms`,
     )
     expect(gaugePeak).toBeLessThanOrEqual(BUDGET)
-    // The budget plus the transient encodings of the answers (each answer is built, then refused
-    // or queued): far below the 192 MiB that per-socket bounds alone would let them pin.
-    expect(peak - before).toBeLessThan(BUDGET + 48 * MiB)
+    // The budget plus garbage the collector has not yet reclaimed (each answer is encoded, 12 MiB
+    // with its frame, before it is queued or refused): far below the 192 MiB (measured: over
+    // 200 MiB of RSS) that per-socket bounds alone let these readers pin.
+    expect(peak - before).toBeLessThan(BUDGET + 64 * MiB)
     expect(healthPeak).toBeLessThan(500)
   })
 
