@@ -1,7 +1,9 @@
 import type { Server } from 'node:http'
 import { CloseCode } from '@rhizome/protocol'
 import { DocStore } from '@rhizome/store'
+import { DocCreationBudget, docCreationKey } from './connections/DocCreationBudget.js'
 import { Keepalive } from './connections/Keepalive.js'
+import { OutboundBudget } from './connections/OutboundBudget.js'
 import { TokenVerifier } from './connections/TokenVerifier.js'
 import type { AdmittedClient } from './connections/UpgradeRouter.js'
 import { UpgradeRouter } from './connections/UpgradeRouter.js'
@@ -27,6 +29,10 @@ export class Relay {
   readonly log: Logger
   readonly #connections = new Set<ClientConnection>()
   readonly #verifier: TokenVerifier | null
+  /** Unsent bytes of all client sockets, in total and per IP (docs/PROTOCOL.md section 4: 4500). */
+  readonly #outbound: OutboundBudget
+  /** New documents per minute per token (or anonymous IP): 4429 past it. */
+  readonly #newDocs: DocCreationBudget
   #server: Server | null = null
   #router: UpgradeRouter | null = null
   #keepalive: Keepalive | null = null
@@ -46,6 +52,11 @@ export class Relay {
   ) {
     this.log = log ?? createLogger(options.logLevel)
     this.#verifier = options.authSecret ? new TokenVerifier(options.authSecret) : null
+    this.#outbound = new OutboundBudget(
+      { maxBytes: options.maxOutboundBytes, maxBytesPerIp: options.maxOutboundBytesPerIp },
+      { onEvicted: (scope) => this.metrics.outboundEvictions.inc({ scope }) },
+    )
+    this.#newDocs = new DocCreationBudget(options.maxNewDocsPerMinute)
   }
 
   /** `ws://host:port` (or `wss://`) this relay listens on. */
@@ -105,6 +116,7 @@ export class Relay {
         },
         meshAllowed,
         acceptMesh: (req, socket, head) => mesh.handleUpgrade(req, socket, head),
+        admitDocument: (client) => this.#admitDocument(client),
         acceptClient: (client) => {
           this.#acceptClient(client).catch((err) => {
             log.error({ err, doc: client.name }, 'failed to accept a socket')
@@ -126,6 +138,7 @@ export class Relay {
         if (!this.#verifier) throw new TypeError('the relay has no auth secret')
         return this.#verifier.verify(token)
       },
+      outboundBytes: () => this.#outbound.bufferedBytes,
       peerStatus: () => mesh.peerStatus(),
       get recovering() {
         return mesh.recovering
@@ -160,7 +173,17 @@ export class Relay {
   }
 
   /** A socket passed admission and auth: attach it to its document once that is loaded. */
-  async #acceptClient({ ws, name, grant, extensions, early }: AdmittedClient): Promise<void> {
+  /** A new document (neither stored nor loaded) is charged to the token or anonymous IP. */
+  async #admitDocument({ name, grant, ip, token }: Omit<AdmittedClient, 'ws' | 'early' | 'extensions'>) {
+    const docs = this.#docs!
+    const creator = docCreationKey({ ip, sub: grant.sub, token })
+    const isNew = async () => docs.loaded(name) === undefined && !(await docs.store.has(name))
+    const admitted = await this.#newDocs.admit(creator, isNew)
+    if (!admitted) this.metrics.newDocsRefused.inc()
+    return admitted
+  }
+
+  async #acceptClient({ ws, name, grant, extensions, early, ip }: AdmittedClient): Promise<void> {
     const docs = this.#docs!
     const doc = docs.acquire(name)
     const conn = new ClientConnection(
@@ -172,12 +195,14 @@ export class Relay {
         metrics: this.metrics,
         log: this.log,
         maxBufferedBytes: this.options.maxBufferedBytes,
+        outbound: this.#outbound,
         maxPendingBytes: Math.max(this.options.maxMessageBytes * 2, 1024 * 1024),
         ackTargets: (): Map<AckSource, number> => this.#mesh!.ackTargets(),
         onConnectionClosed: (closed) => this.#onConnectionClosed(closed),
       },
       { rateMessages: this.options.rateMessages, rateBytes: this.options.rateBytes },
       grant.sub,
+      ip,
     )
     if (grant.exp !== undefined) conn.expireAt(grant.exp)
     this.#connections.add(conn)

@@ -57,6 +57,22 @@ export class RelayMetrics {
     labelNames: ['code'],
     registers: [this.registry],
   })
+  readonly outboundBytes = new Gauge({
+    name: 'rhizome_outbound_buffered_bytes',
+    help: 'Bytes handed to client sockets and not yet written to the OS (--max-outbound-bytes)',
+    registers: [this.registry],
+  })
+  readonly outboundEvictions = new Counter({
+    name: 'rhizome_outbound_evictions_total',
+    help: 'Client sockets closed (4500) to keep outbound buffers within budget, by the budget that was full',
+    labelNames: ['scope'],
+    registers: [this.registry],
+  })
+  readonly newDocsRefused = new Counter({
+    name: 'rhizome_new_docs_refused_total',
+    help: 'Sockets refused (4429) for creating new documents past --max-new-docs-per-minute',
+    registers: [this.registry],
+  })
   readonly peerConnected = new Gauge({
     name: 'rhizome_peer_connected',
     help: '1 while the link to a peer is up and authenticated',

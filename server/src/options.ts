@@ -23,6 +23,12 @@ export interface RelayOptions {
   maxBufferedBytes: number
   /** Concurrent WebSocket connections from one IP address. */
   maxConnectionsPerIp: number
+  /** Unsent outbound bytes of all client sockets together; past it the newest holders are closed. */
+  maxOutboundBytes: number
+  /** Unsent outbound bytes of the client sockets of one IP address. */
+  maxOutboundBytesPerIp: number
+  /** New documents (neither stored nor loaded) one token or anonymous IP may open per minute; 0 disables. */
+  maxNewDocsPerMinute: number
   /** Interval of the periodic anti-entropy pass with each peer. */
   antiEntropyMs: number
   /** Interval between passes of the background scrubber (the first starts with the relay); 0 = never. */
@@ -53,6 +59,9 @@ export function defaultRelayOptions(): RelayOptions {
     rateBytes: 64 * MiB,
     maxBufferedBytes: 32 * MiB,
     maxConnectionsPerIp: 1000,
+    maxOutboundBytes: 512 * MiB,
+    maxOutboundBytesPerIp: 128 * MiB,
+    maxNewDocsPerMinute: 600,
     antiEntropyMs: 60_000,
     scrubIntervalMs: 24 * 60 * 60 * 1000,
     dbCacheBytes: 8 * MiB,
@@ -91,6 +100,9 @@ const specs: Record<string, Spec> = {
   '--rate-bytes': { key: 'rateBytes', kind: 'int', min: 0 },
   '--max-buffered-bytes': { key: 'maxBufferedBytes', kind: 'int', min: 1024 },
   '--max-connections-per-ip': { key: 'maxConnectionsPerIp', kind: 'int', min: 1 },
+  '--max-outbound-bytes': { key: 'maxOutboundBytes', kind: 'int', min: 1024 },
+  '--max-outbound-bytes-per-ip': { key: 'maxOutboundBytesPerIp', kind: 'int', min: 1024 },
+  '--max-new-docs-per-minute': { key: 'maxNewDocsPerMinute', kind: 'int', min: 0 },
   '--anti-entropy-ms': { key: 'antiEntropyMs', kind: 'int', min: 100 },
   '--scrub-interval-ms': { key: 'scrubIntervalMs', kind: 'int', min: 0 },
   '--db-cache-bytes': { key: 'dbCacheBytes', kind: 'int', min: 0, max: 64 * 1024 * MiB },
@@ -217,6 +229,11 @@ export const RELAY_USAGE = `Usage: rhizome-relay [options]
   --rate-bytes N           per-socket bytes per second (0 = off)    [64 MiB]
   --max-buffered-bytes N   close a socket whose unsent data passes N [32 MiB]
   --max-connections-per-ip N                                        [1000]
+  --max-outbound-bytes N   unsent data of all sockets; past it the newest
+                           slow readers are closed (4500)           [512 MiB]
+  --max-outbound-bytes-per-ip N   the same per remote IP address    [128 MiB]
+  --max-new-docs-per-minute N   new documents per token (anonymous: per IP);
+                           past it 4429 (0 = off)                   [600]
   --anti-entropy-ms N      periodic catalog exchange with peers     [60000]
   --scrub-interval-ms N    background checksum scrub, first at start (0 = off) [86400000]
   --db-cache-bytes N       LevelDB block cache                      [8 MiB]

@@ -123,17 +123,23 @@ describe('slow reader', () => {
     const before = await rssOf(pid)
     const rss = sampleRss(pid)
 
-    // The reader stops reading from its TCP socket, then asks for the document 300 times
-    // (600 MiB of answers if the relay queued them all).
+    // The reader stops reading from its TCP socket and asks for the document; then a writer keeps
+    // editing it by 64 KiB, each edit broadcast to the reader, until the relay gives the reader up
+    // (a repeated step1 is answered only once while its answer is unsent: outbound-budget.test.ts).
     const reader = await WireClient.open(relay.url, 'slow/doc')
     const raw = (reader.ws as unknown as { _socket: { pause(): void } })._socket
     raw.pause()
-    const step1 = encodeSyncStep1(Y.encodeStateVector(new Y.Doc()))
-    for (let i = 0; i < 300; i++) reader.send(step1)
-
-    await eventually(async () => (await metric(relay, 'rhizome_socket_closes_total{code="4500"}')) >= 1, {
-      what: 'the slow reader closed by the relay',
-    })
+    reader.send(encodeSyncStep1(Y.encodeStateVector(new Y.Doc())))
+    const editor = await WireClient.open(relay.url, 'slow/doc')
+    const edits = new Y.Doc()
+    edits.on('update', (u: Uint8Array) => editor.send(encodeSyncUpdate(u)))
+    const readerClosed = async () => (await metric(relay, 'rhizome_socket_closes_total{code="4500"}')) >= 1
+    // At most 300 edits (19 MiB broadcast to the reader if the relay queued it all).
+    for (let i = 0; i < 300 && !(i % 8 === 0 && (await readerClosed())); i++) {
+      edits.getText('e').insert(0, 'z'.repeat(64 * 1024))
+    }
+    await eventually(readerClosed, { what: 'the slow reader closed by the relay' })
+    editor.close()
     await eventually(async () => (await metric(relay, 'rhizome_connections')) === 2, {
       what: 'only the calm clients left',
     })

@@ -124,7 +124,8 @@ describe('relay mesh', () => {
   })
 
   it('an empty relay recovers 1,000 documents from one peer', async () => {
-    const a = await startRelay()
+    // Writing 1,000 documents in a few seconds is past the default new-document budget (600).
+    const a = await startRelay({ args: ['--max-new-docs-per-minute', '0'] })
     const writers = 8
     const total = 1000
     let next = 0

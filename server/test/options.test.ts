@@ -10,6 +10,7 @@ import * as Y from 'yjs'
 import { catalog } from '../../test/support/catalog.mjs'
 import { eventually } from '../../test/support/poll.mjs'
 import { RELAY_CLI, startRelay, stopAllRelays } from '../../test/support/relays.js'
+import { parseRelayOptions } from '../src/options.js'
 import { stockProvider, whenSynced } from './support/providers.js'
 import { rawUpgradeStatus } from './support/rawUpgrade.js'
 import { WireClient } from './support/WireClient.js'
@@ -82,6 +83,14 @@ describe('bad options', () => {
       { RHIZOME_PEERS: 'ws://127.0.0.1:1' },
       '--mesh-secret',
     ],
+    ['a non-numeric outbound budget', ['--max-outbound-bytes', '512M'], {}, '--max-outbound-bytes'],
+    [
+      'a tiny per-IP outbound budget',
+      ['--max-outbound-bytes-per-ip', '10'],
+      {},
+      '--max-outbound-bytes-per-ip',
+    ],
+    ['a negative new-document budget', ['--max-new-docs-per-minute', '-5'], {}, '--max-new-docs-per-minute'],
   ])('refuses %s: one line on stderr naming the option, exit 2', async (_what, args, env, option) => {
     const { status, stdout, stderr } = await runCli(args, env)
     expect(status).toBe(2)
@@ -176,12 +185,33 @@ describe('bad options', () => {
     const { status, stdout } = await runCli(['--help'])
     expect(status).toBe(0)
     expect(stdout).toContain('--max-message-bytes')
+    for (const option of ['--max-outbound-bytes', '--max-outbound-bytes-per-ip', '--max-new-docs-per-minute'])
+      expect(stdout).toContain(option)
   })
 
   it('serves anonymous clients on a public interface only with --insecure-no-auth', async () => {
     const relay = await startRelay({ args: ['--host', '0.0.0.0', '--insecure-no-auth'] })
     const p = stockProvider(relay.url, 'public/doc')
     await whenSynced(p)
+  })
+})
+
+describe('resource budgets', () => {
+  it('parses --max-outbound-bytes, --max-outbound-bytes-per-ip and --max-new-docs-per-minute, with defaults', () => {
+    const defaults = parseRelayOptions([])
+    expect(defaults.maxOutboundBytes).toBe(512 * 1024 * 1024)
+    expect(defaults.maxOutboundBytesPerIp).toBe(128 * 1024 * 1024)
+    expect(defaults.maxNewDocsPerMinute).toBe(600)
+    const set = parseRelayOptions([
+      '--max-outbound-bytes=8388608',
+      '--max-outbound-bytes-per-ip',
+      '4194304',
+      '--max-new-docs-per-minute',
+      '0',
+    ])
+    expect(set.maxOutboundBytes).toBe(8388608)
+    expect(set.maxOutboundBytesPerIp).toBe(4194304)
+    expect(set.maxNewDocsPerMinute).toBe(0)
   })
 })
 

@@ -33,6 +33,10 @@ export interface AdmittedClient {
   /** `rhizome=1`: the socket opted in to the extension messages. */
   extensions: boolean
   early: Buffer[]
+  /** Remote address (per-IP budgets). */
+  ip: string
+  /** The token the socket presented, if any (budgets of tokens without `sub`). */
+  token: string | null
 }
 
 /** What the router needs from the relay. */
@@ -45,6 +49,11 @@ export interface UpgradeHost {
   readonly meshAllowed: boolean
   /** Completes a `/_mesh` upgrade. */
   acceptMesh(req: IncomingMessage, socket: Duplex, head: Buffer): void
+  /**
+   * Last check before a socket is handed over (budgets): false refuses it with 4429. Frames that
+   * arrive meanwhile are kept.
+   */
+  admitDocument(client: Omit<AdmittedClient, 'ws' | 'early' | 'extensions'>): Promise<boolean>
   /** Takes over an admitted client socket. */
   acceptClient(client: AdmittedClient): void
 }
@@ -112,14 +121,14 @@ export class UpgradeRouter {
     }
     if (!this.#admission.admit(req, socket)) return refuseUpgrade(socket, 429)
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      this.#authorize(ws, name, query).catch((err) => {
+      this.#authorize(ws, name, query, req.socket.remoteAddress ?? 'unknown').catch((err) => {
         this.host.log.error({ err, doc: name }, 'failed to accept a socket')
         ws.close(CloseCode.TRANSIENT, 'relay error')
       })
     })
   }
 
-  async #authorize(ws: WebSocket, name: string, query: URLSearchParams): Promise<void> {
+  async #authorize(ws: WebSocket, name: string, query: URLSearchParams, ip: string): Promise<void> {
     this.keepalive.watch(ws)
     closeOversizeAs4413(ws)
     ws.on('error', () => {})
@@ -143,9 +152,15 @@ export class UpgradeRouter {
         return refuseSocket(ws, code, reason)
       }
     }
+    const token = this.verifier ? query.get('token') : null
+    if (!(await this.host.admitDocument({ name, grant, ip, token }))) {
+      this.host.metrics.closes.inc({ code: String(CloseCode.RATE_LIMITED) })
+      this.host.log.info({ doc: name, sub: grant.sub }, 'refused socket: too many new documents')
+      return refuseSocket(ws, CloseCode.RATE_LIMITED, 'too many new documents')
+    }
     if (ws.readyState !== ws.OPEN) return
     ws.off('message', buffer)
-    this.host.acceptClient({ ws, name, grant, extensions: query.get('rhizome') === '1', early })
+    this.host.acceptClient({ ws, name, grant, extensions: query.get('rhizome') === '1', early, ip, token })
   }
 
   /** Closes every client socket with `code` (shutdown). */

@@ -13,6 +13,7 @@ import {
 import type { WebSocket } from 'ws'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
+import type { OutboundAccount, OutboundBudget } from '../connections/OutboundBudget.js'
 import { refuseSocket } from '../connections/refusal.js'
 import { TokenBucket } from '../connections/TokenBucket.js'
 import type { Logger } from '../logger.js'
@@ -31,6 +32,8 @@ export interface ConnectionHost {
   readonly metrics: RelayMetrics
   readonly log: Logger
   readonly maxBufferedBytes: number
+  /** Unsent bytes of all client sockets together and per IP (`--max-outbound-bytes*`). */
+  readonly outbound: OutboundBudget
   /** Bytes a socket may send before its document finished loading. */
   readonly maxPendingBytes: number
   /** Current ack targets of every caught-up peer link. */
@@ -52,6 +55,9 @@ export class ClientConnection implements DocClient {
   #expiry: ReturnType<typeof setTimeout> | null = null
   readonly #messages: TokenBucket | null
   readonly #bytes: TokenBucket | null
+  readonly #outbound: OutboundAccount
+  /** SYNC step2 answers handed to the socket and not yet written to the OS. */
+  #answersUnsent = 0
 
   constructor(
     readonly ws: WebSocket,
@@ -61,7 +67,14 @@ export class ClientConnection implements DocClient {
     private readonly host: ConnectionHost,
     limits: { rateMessages: number; rateBytes: number },
     readonly sub?: string,
+    remoteIp = 'unknown',
   ) {
+    this.#outbound = host.outbound.open(remoteIp, () => {
+      this.close(CloseCode.TRANSIENT, 'relay send budget full: reader too slow')
+      this.ws.terminate()
+    })
+    // Only once the socket is gone are its buffers freed; until then they count.
+    ws.once('close', () => this.#outbound.close())
     this.#acks = ackEnabled
       ? new AckTracker((n, copies, receivedAt) => {
           host.metrics.ackSeconds.observe({ copies: String(copies) }, (performance.now() - receivedAt) / 1000)
@@ -133,13 +146,18 @@ export class ClientConnection implements DocClient {
       const message = decodeMessage(frame)
       switch (message.type) {
         case 'sync-step1': {
+          // An earlier answer is still unsent: it and the updates broadcast to this socket since
+          // then already hold everything this one would, so answering again only multiplies the
+          // memory a reader that does not read pins (a whole document per request).
+          if (this.#answersUnsent > 0) break
           let diff: Uint8Array
           try {
             diff = Y.encodeStateAsUpdate(this.doc.ydoc, message.stateVector)
           } catch (cause) {
             throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, 'invalid state vector', { cause })
           }
-          this.sendFrame(encodeSyncStep2(diff))
+          this.#answersUnsent++
+          this.sendFrame(encodeSyncStep2(diff), () => this.#answersUnsent--)
           break
         }
         case 'sync-step2':
@@ -214,16 +232,29 @@ export class ClientConnection implements DocClient {
     this.sendFrame(frame)
   }
 
-  /** Sends a frame; a reader too slow to keep its buffer under the bound is closed instead. */
-  sendFrame(frame: Uint8Array): void {
+  /**
+   * Sends a frame; a reader too slow to keep its buffer under the per-socket bound, or one the
+   * relay's outbound budget gives up, is closed (4500) and terminated instead. `onWritten` runs
+   * once the frame is written to the OS socket (or dropped with it); never if it is not sent.
+   */
+  sendFrame(frame: Uint8Array, onWritten?: () => void): void {
     if (this.#closed || this.ws.readyState !== this.ws.OPEN) return
     if (this.ws.bufferedAmount + frame.length > this.host.maxBufferedBytes) {
       this.close(CloseCode.TRANSIENT, 'send buffer full: reader too slow')
       this.ws.terminate()
       return
     }
+    const release = this.#outbound.reserve(frame.length)
+    if (!release) {
+      this.close(CloseCode.TRANSIENT, 'relay send budget full: reader too slow')
+      this.ws.terminate()
+      return
+    }
     this.host.metrics.bytesOut.inc(frame.length)
-    this.ws.send(frame)
+    this.ws.send(frame, () => {
+      release()
+      onWritten?.()
+    })
   }
 
   /** Sends AUTH denied (for 4401/4403) and closes with `code`. */

@@ -181,7 +181,8 @@ export class DocRegistry implements DocHost {
   onIdle(doc: RelayDoc): void {
     doc.whenCommitted().then(
       () => {
-        if (!doc.idle || this.#docs.get(doc.name) !== doc) return
+        // Once stopping, the store may be closed already; stopping frees every document itself.
+        if (!doc.idle || this.#docs.get(doc.name) !== doc || this.events.closing) return
         // The store now holds exactly this state: hand it the digest so that catalogs and
         // anti-entropy never have to load the document again to learn it.
         this.store

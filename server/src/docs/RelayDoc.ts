@@ -51,6 +51,8 @@ export class RelayDoc {
   #holds = 0
   #idleTimer: ReturnType<typeof setTimeout> | null = null
   #hadClients = false
+  /** Whether the store holds anything of this document; null while it loads. */
+  #stored: boolean | null = null
   closed = false
 
   constructor(
@@ -68,7 +70,7 @@ export class RelayDoc {
   }
 
   async #load(): Promise<void> {
-    await this.host.store.loadInto(this.name, this.ydoc, LOAD_ORIGIN)
+    this.#stored = await this.host.store.loadInto(this.name, this.ydoc, LOAD_ORIGIN)
     this.ydoc.on('update', this.#docOnUpdate)
   }
 
@@ -111,6 +113,7 @@ export class RelayDoc {
   }
 
   #persist(update: Uint8Array, decoded = false): void {
+    this.#stored = true
     const commit = this.host.store.append(this.name, update, { decoded })
     commit.catch((err) => this.host.onPersistFailure(this, err))
     this.#lastCommit = commit
@@ -223,8 +226,18 @@ export class RelayDoc {
 
   #maybeIdle(): void {
     if (this.closed || this.clients.size > 0 || this.#holds > 0 || this.#idleTimer) return
-    // A document only peers touched goes quickly: recovery must not hold thousands in memory.
-    const delay = this.#hadClients ? this.host.idleMs : Math.min(this.host.idleMs, 1000)
+    if (this.#stored === null) {
+      // Still loading: decide once it is known whether the store holds it.
+      this.ready.then(
+        () => this.#maybeIdle(),
+        () => {},
+      )
+      return
+    }
+    // A document only peers touched goes quickly: recovery must not hold thousands in memory. One
+    // that nothing was ever stored of goes at once: sockets that open documents and never write
+    // must not be able to keep thousands of them loaded for the idle window.
+    const delay = !this.#stored ? 0 : this.#hadClients ? this.host.idleMs : Math.min(this.host.idleMs, 1000)
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = null
       if (this.clients.size === 0 && this.#holds === 0) this.host.onIdle(this)

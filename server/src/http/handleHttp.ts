@@ -12,6 +12,8 @@ export interface HttpHost {
   readonly authRequired: boolean
   /** @throws RhizomeError AUTH_INVALID for a missing, invalid or expired token. */
   verifyToken(token: string | null | undefined): Promise<TokenClaims>
+  /** Unsent bytes of every client socket (`rhizome_outbound_buffered_bytes`). */
+  outboundBytes(): number
   peerStatus(): { url: string; id: string | null; connected: boolean }[]
   readonly recovering: boolean
 }
@@ -62,6 +64,7 @@ export async function handleHttp(relay: HttpHost, req: IncomingMessage, res: Ser
     case '/metrics': {
       if (!(await requireAdmin(relay, req, res))) return
       relay.metrics.docsStored.set(relay.store.docCount)
+      relay.metrics.outboundBytes.set(relay.outboundBytes())
       const text = await relay.metrics.registry.metrics()
       res.writeHead(200, { 'content-type': relay.metrics.registry.contentType }).end(text)
       return
