@@ -102,9 +102,9 @@ export class RelayMetrics {
     help: 'Documents found with corrupt records',
     registers: [this.registry],
   })
-  readonly scrubbedDocs = new Counter({
-    name: 'rhizome_scrub_docs_total',
-    help: 'Documents the background scrubber verified against their checksums',
+  readonly scrubbedRecords = new Counter({
+    name: 'rhizome_scrub_records_total',
+    help: 'Stored records the background scrubber verified against their checksums',
     registers: [this.registry],
   })
   readonly scrubCorrupt = new Counter({

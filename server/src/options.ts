@@ -31,7 +31,7 @@ export interface RelayOptions {
   maxNewDocsPerMinute: number
   /** Interval of the periodic anti-entropy pass with each peer. */
   antiEntropyMs: number
-  /** Interval between passes of the background scrubber (the first starts with the relay); 0 = never. */
+  /** Interval between passes of the background scrubber (the first 10 min after start, or this when shorter); 0 = never. */
   scrubIntervalMs: number
   /** LevelDB block cache, bytes. */
   dbCacheBytes: number
@@ -235,7 +235,7 @@ export const RELAY_USAGE = `Usage: rhizome-relay [options]
   --max-new-docs-per-minute N   new documents per token (anonymous: per IP);
                            past it 4429 (0 = off)                   [600]
   --anti-entropy-ms N      periodic catalog exchange with peers     [60000]
-  --scrub-interval-ms N    background checksum scrub, first at start (0 = off) [86400000]
+  --scrub-interval-ms N    background checksum scrub (first pass after 10 min or N; 0 = off) [86400000]
   --db-cache-bytes N       LevelDB block cache                      [8 MiB]
   --db-max-open-files N    LevelDB open (memory-mapped) files       [1000]
   --tls-cert FILE --tls-key FILE   serve wss:// and https://         [RHIZOME_TLS_CERT/KEY]

@@ -94,23 +94,6 @@ export class Catalog {
     }
   }
 
-  /** Document names in name order after `after`, at most `limit`, from the meta keys alone. */
-  async *names(options: { after?: string; limit?: number } = {}): AsyncIterable<string> {
-    let cursor = options.after
-    let remaining = options.limit ?? Number.POSITIVE_INFINITY
-    while (remaining > 0) {
-      this.#life.assertOpen()
-      const limit = Math.min(CATALOG_PAGE, remaining)
-      const keys = await this.#db.keys<string>({ ...metaRange(cursor), limit, keyEncoding: 'utf8' }).all()
-      for (const key of keys) {
-        cursor = nameOfMetaKey(key)
-        remaining--
-        yield cursor
-      }
-      if (keys.length < limit) return
-    }
-  }
-
   async #entry(name: string, meta: DocMeta): Promise<CatalogEntry> {
     const bytes = storedBytes(meta)
     const corrupt = (): CatalogEntry => ({ name, digest: null, bytes, updates: meta.updates, corrupt: true })

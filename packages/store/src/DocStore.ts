@@ -7,10 +7,10 @@ import { decodeChecked, encodeChecked } from './checksum.js'
 import { DigestCache, forgetDigests } from './DigestCache.js'
 import { DocReader } from './DocReader.js'
 import { GroupCommit } from './groupCommit/GroupCommit.js'
-import { checkDocName, localKey, logKey, metaKey } from './keys.js'
+import { checkDocName, dataRange, localKey, logKey, metaKey, nameOfDataKey } from './keys.js'
 import { Lifecycle } from './Lifecycle.js'
 import { MetaCache } from './MetaCache.js'
-import { loadQuarantined, quarantinedDocs } from './quarantine.js'
+import { loadQuarantined, quarantineDamaged, quarantinedDocs } from './quarantine.js'
 import { type AnyLevel, RAW } from './records.js'
 import { repairFromPeer } from './repair.js'
 import { loadStoreId, newSession } from './storeId.js'
@@ -45,8 +45,11 @@ export interface DocStoreOptions {
 
 /** What one {@link DocStore.scrub} call found. */
 export interface ScrubPage {
+  /** Records verified. */
   scanned: number
+  /** Documents with a damaged record among them (now quarantined). */
   corrupt: string[]
+  /** Key to continue after; `null` once every record was verified. */
   next: string | null
 }
 
@@ -358,31 +361,34 @@ export class DocStore {
   }
 
   /**
-   * Verifies the stored records of up to `limit` documents after `after` (in name order): every
-   * value against its checksum, as a read would. A damaged document is quarantined (repair marker)
-   * exactly as a read that found it. For a background scrubber: integrity checking happens on
-   * reads and here, never in a scan before the store serves.
-   * @returns the documents scanned, those found damaged (or already awaiting repair), and the name
-   *   to pass as `after` next (`null` after the last document).
+   * Verifies up to `limit` stored data records (snapshots and log records of every document) after
+   * key `after`, in key order, against their checksums, without decoding or caching anything: a
+   * background scrubber's step, light on memory. A document with a damaged record is quarantined
+   * (repair marker) exactly as a read that found it would. Integrity checking happens on reads and
+   * here, never in a scan before the store serves.
+   * @returns how many records were verified, the documents found damaged, and the key to pass as
+   *   `after` next (`null` after the last record).
    * @throws RhizomeError STORE_CLOSED after {@link close}; a LevelDB-level read error as it is.
    */
   async scrub(options: { after?: string; limit?: number } = {}): Promise<ScrubPage> {
     this.#life.assertOpen()
-    const limit = options.limit ?? 100
-    const corrupt: string[] = []
-    let scanned = 0
-    let last: string | null = null
-    for await (const name of this.#catalog.names({ after: options.after, limit })) {
-      scanned++
-      last = name
-      try {
-        await this.#reader.read(name)
-      } catch (err) {
-        if (err instanceof RhizomeError && err.code === ErrorCode.STORE_CORRUPT) corrupt.push(name)
-        else throw err
-      }
+    const limit = options.limit ?? 256
+    // fillCache is a classic-level option (other backends ignore it): a scrub must not evict the
+    // blocks that serve clients.
+    const iteratorOptions = { ...dataRange(options.after), limit, fillCache: false, ...RAW }
+    const page = await this.#db.iterator<string, Uint8Array>(iteratorOptions).all()
+    const damaged = new Map<string, string[]>()
+    for (const [key, value] of page) {
+      if (decodeChecked(key, value) !== null) continue
+      const name = nameOfDataKey(key)
+      damaged.set(name, [...(damaged.get(name) ?? []), key])
     }
-    return { scanned, corrupt, next: scanned < limit ? null : last }
+    for (const [name, keys] of damaged) await quarantineDamaged(this.#commit, this.#db, name, keys)
+    return {
+      scanned: page.length,
+      corrupt: [...damaged.keys()],
+      next: page.length < limit ? null : (page.at(-1)?.[0] ?? null),
+    }
   }
 
   /** Resolves when every append issued so far is durable (or has failed). */

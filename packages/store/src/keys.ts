@@ -72,6 +72,16 @@ export function isLogKey(name: string, key: string): boolean {
   return key.charCodeAt(DATA.length + name.length + 1) === 0x6c // 'l'
 }
 
+/** Range (`gt`/`lt`) of every document's data records after key `after` (all when undefined). */
+export function dataRange(after?: string): { gt: string; lt: string } {
+  return { gt: after ?? DATA, lt: 'd;' }
+}
+
+/** Document name of a data key (snapshot or log record). */
+export function nameOfDataKey(key: string): string {
+  return key.slice(DATA.length, key.indexOf(SEP, DATA.length))
+}
+
 /** Range (`gte`/`lt`) of all snapshot and log keys of one document. */
 export function docRange(name: string): { gte: string; lt: string } {
   return { gte: DATA + name + SEP, lt: DATA + name + AFTER_SEP }

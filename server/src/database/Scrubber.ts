@@ -3,9 +3,14 @@ import type { Logger } from '../logger.js'
 import type { RelayMetrics } from '../metrics.js'
 import { markRepairNeeded } from './repairMarker.js'
 
-/** Documents verified per step; a pause between steps keeps the scrub in the background. */
-const STEP_DOCS = 64
+/** Records verified per step; a pause between steps keeps the scrub in the background. */
+const STEP_RECORDS = 256
 const PAUSE_MS = 5
+/**
+ * The first pass waits this long after start (or the interval, when shorter): a relay that
+ * restarts serves and settles first, and start-up never pays for the scrub.
+ */
+const FIRST_PASS_DELAY_MS = 10 * 60 * 1000
 
 /** What the scrubber reports to the relay. */
 export interface ScrubberHost {
@@ -18,9 +23,9 @@ export interface ScrubberHost {
 }
 
 /**
- * The background scrubber: walks every stored document in name order, a few at a time, verifying
- * every record against its checksum (`DocStore.scrub`), starting once the relay serves and again
- * every `intervalMs`. A damaged document is quarantined (never served) and repaired from a peer.
+ * The background scrubber: walks every stored record in key order, a page at a time, verifying
+ * each against its checksum (`DocStore.scrub`), first a while after the relay started serving and
+ * then every `intervalMs`. A damaged document is quarantined (never served) and repaired from a peer.
  * Damage LevelDB itself reports (a broken table) cannot be repaired while the database is open:
  * the scrubber logs it and leaves a marker so that the next start repairs before serving.
  */
@@ -34,9 +39,9 @@ export class Scrubber {
     private readonly intervalMs: number,
   ) {}
 
-  /** Starts the first pass now (in the background) and schedules the next ones. */
+  /** Schedules the first pass (in the background) and, after it, the next ones. */
   start(): void {
-    this.#schedule(0)
+    this.#schedule(Math.min(this.intervalMs, FIRST_PASS_DELAY_MS))
   }
 
   /** Stops after the current step; resolves once no step runs. */
@@ -67,9 +72,9 @@ export class Scrubber {
     try {
       for (;;) {
         if (this.#stopped) return
-        const page = await store.scrub({ after, limit: STEP_DOCS })
+        const page = await store.scrub({ after, limit: STEP_RECORDS })
         scanned += page.scanned
-        metrics.scrubbedDocs.inc(page.scanned)
+        metrics.scrubbedRecords.inc(page.scanned)
         for (const name of page.corrupt) {
           corrupt.push(name)
           metrics.scrubCorrupt.inc()
@@ -98,7 +103,7 @@ export class Scrubber {
     }
     metrics.scrubPasses.inc()
     log.info(
-      { docs: scanned, corrupt: corrupt.length, ms: Math.round(performance.now() - started) },
+      { records: scanned, corrupt: corrupt.length, ms: Math.round(performance.now() - started) },
       corrupt.length === 0 ? 'scrub: pass finished, no damage found' : 'scrub: pass finished, damage found',
     )
   }
