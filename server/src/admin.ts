@@ -138,7 +138,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return await command.run(args)
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err)
-    // Every failure of an admin command is exit 2 (PROTOCOL.md section 8); 1 is reserved for findings.
+    // Every failure of an admin command is exit 2 (docs/PROTOCOL.md section 8); 1 is reserved for findings.
     if (isRhizomeError(err, ErrorCode.USAGE)) warn(`rhizome ${name}: ${message}`)
     else if (isRhizomeError(err)) warn(`rhizome ${name}: ${message} [${err.code}]`)
     else warn(`rhizome ${name}: ${message}`)

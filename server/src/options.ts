@@ -1,7 +1,7 @@
 import { ErrorCode, RhizomeError } from '@rhizome/protocol'
 import { checkSecret } from './secrets.js'
 
-/** Everything a relay can be configured with; the CLI maps PROTOCOL.md section 1 onto it. */
+/** Everything a relay can be configured with; the CLI maps docs/PROTOCOL.md section 1 onto it. */
 export interface RelayOptions {
   port: number
   host: string

@@ -14,7 +14,7 @@ function tracker() {
 
 const microtasks = () => new Promise<void>((r) => setTimeout(r, 0))
 
-describe('AckTracker (PROTOCOL.md section 3 ACK stream)', () => {
+describe('AckTracker (docs/PROTOCOL.md section 3 ACK stream)', () => {
   it('acknowledges only after the local commit, one ACK per group commit', async () => {
     const { t, sent } = tracker()
     t.track(1, new Map())

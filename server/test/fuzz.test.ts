@@ -148,7 +148,7 @@ class FrameFactory {
   }
 }
 
-/** The oracle: framing, type and size are checked here exactly as PROTOCOL.md sections 3-4 say. */
+/** The oracle: framing, type and size are checked here exactly as docs/PROTOCOL.md sections 3-4 say. */
 function verdictOf(frame: Uint8Array): Verdict {
   if (frame.length > MAX_MESSAGE_BYTES) return { must: 4413 }
   let message: ReturnType<typeof decodeMessage>

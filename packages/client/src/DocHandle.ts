@@ -116,7 +116,7 @@ export class DocHandle {
     this.refresh()
   }
 
-  /** Relay stores that durably hold the whole local replica right now; see PROTOCOL.md section 7. */
+  /** Relay stores that durably hold the whole local replica right now; see docs/PROTOCOL.md section 7. */
   get copies(): number {
     return combinedCopies(
       this.connections.map((c) => c.tracker),

@@ -1,5 +1,5 @@
 /**
- * Durability bookkeeping for one relay connection, from the ACK semantics of PROTOCOL.md section 3.
+ * Durability bookkeeping for one relay connection, from the ACK semantics of docs/PROTOCOL.md section 3.
  *
  * The handle keeps a local *version*: the number of updates the local replica has applied, so that
  * a larger version always means a superset of the state. For every SYNC step2/update frame the

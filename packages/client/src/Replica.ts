@@ -62,7 +62,7 @@ export class Replica {
    * Opens a document: loads the local replica into a new Y.Doc before it resolves (so it works
    * offline from the first frame), then connects to every relay. Opening a name that is already
    * open returns the same handle.
-   * @throws RhizomeError DOC_NAME_INVALID for a name outside PROTOCOL.md section 2;
+   * @throws RhizomeError DOC_NAME_INVALID for a name outside docs/PROTOCOL.md section 2;
    *   STORE_CLOSED after {@link Replica.close}; the store's error if loading fails.
    */
   open(name: string): Promise<DocHandle> {
@@ -125,7 +125,7 @@ export class Replica {
 
 /**
  * Opens a device replica: the local store at `storage` and the list of relays. Documents are
- * opened with {@link Replica.open}. See PROTOCOL.md section 7.
+ * opened with {@link Replica.open}. See docs/PROTOCOL.md section 7.
  * @throws TypeError when `relays` is not an array of ws:// or wss:// URLs.
  */
 export async function openReplica(options: ReplicaOptions): Promise<Replica> {

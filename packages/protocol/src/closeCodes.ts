@@ -1,4 +1,4 @@
-/** WebSocket close codes of PROTOCOL.md section 4. */
+/** WebSocket close codes of docs/PROTOCOL.md section 4. */
 export const CloseCode = {
   /** Relay shutting down; reconnect elsewhere. */
   GOING_AWAY: 1001,

@@ -6,7 +6,7 @@ export const MAX_DOC_NAME_BYTES = 255
 const allowed = /^[A-Za-z0-9\-_.~:@/]+$/
 
 /**
- * Checks a decoded document name against PROTOCOL.md section 2: 1-255 bytes of
+ * Checks a decoded document name against docs/PROTOCOL.md section 2: 1-255 bytes of
  * `A-Z a-z 0-9 - _ . ~ : @ /`, not starting with `/`, `_` or `.`, and no empty, `.` or `..` segment.
  * Returns the reason it is refused, or `null` when it is valid.
  */

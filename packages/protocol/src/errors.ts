@@ -9,7 +9,7 @@ export const ErrorCode = {
   PROTOCOL_MALFORMED: 'PROTOCOL_MALFORMED',
   /** A frame larger than the configured limit. Close 4413. */
   PROTOCOL_TOO_LARGE: 'PROTOCOL_TOO_LARGE',
-  /** A document name outside the rules of PROTOCOL.md section 2. HTTP 400 at upgrade. */
+  /** A document name outside the rules of docs/PROTOCOL.md section 2. HTTP 400 at upgrade. */
   DOC_NAME_INVALID: 'DOC_NAME_INVALID',
   /** Missing, invalid or expired token. Close 4401. */
   AUTH_INVALID: 'AUTH_INVALID',

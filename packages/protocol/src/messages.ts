@@ -2,7 +2,7 @@ import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { ErrorCode, RhizomeError } from './errors.js'
 
-/** Top-level message types of PROTOCOL.md section 3 (`varUint type` then payload). */
+/** Top-level message types of docs/PROTOCOL.md section 3 (`varUint type` then payload). */
 export const MessageType = {
   SYNC: 0,
   AWARENESS: 1,
@@ -77,7 +77,7 @@ export function encodeQueryAwareness(): Uint8Array {
   return encodeWith((e) => encoding.writeVarUint(e, MessageType.QUERY_AWARENESS))
 }
 
-/** ACK(n, copies): see PROTOCOL.md section 3. */
+/** ACK(n, copies): see docs/PROTOCOL.md section 3. */
 export function encodeAck(n: number, copies: number): Uint8Array {
   if (!Number.isSafeInteger(n) || n < 0 || !Number.isSafeInteger(copies) || copies < 0) {
     throw new TypeError(`ACK needs non-negative integers, got n=${n} copies=${copies}`)

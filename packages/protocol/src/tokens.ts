@@ -1,4 +1,4 @@
-/** Access levels of PROTOCOL.md section 5; each implies the ones before it. */
+/** Access levels of docs/PROTOCOL.md section 5; each implies the ones before it. */
 export type TokenAccess = 'read' | 'write' | 'admin'
 
 /** The claims of a client token (JWT, HS256). */

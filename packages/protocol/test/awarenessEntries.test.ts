@@ -33,7 +33,7 @@ const samples: [string, AwarenessEntry[]][] = [
   ],
 ]
 
-describe('awareness entries (AWARENESS payload, PROTOCOL.md section 3)', () => {
+describe('awareness entries (AWARENESS payload, docs/PROTOCOL.md section 3)', () => {
   it.each(samples)('%s round-trip', (_what, entries) => {
     expect(decodeAwarenessEntries(encodeAwarenessEntries(entries))).toEqual(entries)
   })

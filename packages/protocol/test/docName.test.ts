@@ -9,7 +9,7 @@ import {
   parseDocName,
 } from '../src/index.js'
 
-describe('document names (PROTOCOL.md section 2)', () => {
+describe('document names (docs/PROTOCOL.md section 2)', () => {
   it.each([
     ['a', 'a single character'],
     ['notes/today', 'segments'],

@@ -8,7 +8,7 @@ import {
   RhizomeError,
 } from '../src/index.js'
 
-describe('error codes and close codes (PROTOCOL.md section 4)', () => {
+describe('error codes and close codes (docs/PROTOCOL.md section 4)', () => {
   it.each([
     [ErrorCode.PROTOCOL_MALFORMED, 4400],
     [ErrorCode.AUTH_INVALID, 4401],

@@ -56,7 +56,7 @@ function malformed(frame: Uint8Array): RhizomeError {
   throw new Error(`decoded ${Array.from(frame)} without an error`)
 }
 
-describe('messages (PROTOCOL.md section 3)', () => {
+describe('messages (docs/PROTOCOL.md section 3)', () => {
   it.each(pairs)('%s round-trips', (_what, frame, message) => {
     expect(decodeMessage(frame)).toEqual(message)
   })

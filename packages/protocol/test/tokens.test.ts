@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { accessAllows, docPatternMatches, grantsDoc } from '../src/index.js'
 
-describe('token patterns (PROTOCOL.md section 5)', () => {
+describe('token patterns (docs/PROTOCOL.md section 5)', () => {
   it.each([
     ['*', 'a', true],
     ['*', 'a/b', false],

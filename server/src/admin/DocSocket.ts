@@ -8,7 +8,7 @@ interface Waiter {
   reject: (err: unknown) => void
 }
 
-/** Maps a relay's close code (PROTOCOL.md section 4) to the error an admin command reports. */
+/** Maps a relay's close code (docs/PROTOCOL.md section 4) to the error an admin command reports. */
 export function closeError(where: string, code: number, reason: string): RhizomeError {
   const why = reason ? `: ${reason}` : ''
   switch (code) {

@@ -1,7 +1,7 @@
 import { ErrorCode, RhizomeError } from '@rhizome/protocol'
 import type { RelayEndpoint } from './relayUrl.js'
 
-/** One document as a relay's `/docs` lists it (PROTOCOL.md section 1). */
+/** One document as a relay's `/docs` lists it (docs/PROTOCOL.md section 1). */
 export interface CatalogDoc {
   name: string
   /** Replica digest; `null` when the relay holds the document but cannot serve it (corrupt). */

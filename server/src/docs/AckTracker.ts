@@ -19,7 +19,7 @@ interface Entry {
 
 /**
  * Turns "message n was applied" plus local commits and peer acknowledgements into the ACK(n, copies)
- * stream of PROTOCOL.md section 3: n never decreases and, for one n, copies only grows.
+ * stream of docs/PROTOCOL.md section 3: n never decreases and, for one n, copies only grows.
  * An entry that a later one subsumes (same or more copies, larger n) is dropped.
  */
 export class AckTracker {
