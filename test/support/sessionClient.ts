@@ -28,6 +28,8 @@ type Of<T extends SessionMessage['type']> = Extract<SessionMessage, { type: T }>
 export class SessionClient {
   readonly ws: WebSocket
   readonly messages: (SessionMessage | null)[] = []
+  /** Every frame as received, parallel to {@link messages}. */
+  readonly frames: Uint8Array[] = []
   /** Bytes received (frame payloads). */
   bytesIn = 0
   /** When each message arrived (Date.now()), parallel to {@link messages}. */
@@ -43,6 +45,7 @@ export class SessionClient {
     this.ws.binaryType = 'nodebuffer'
     this.ws.on('message', (data: Buffer) => {
       this.bytesIn += data.length
+      this.frames.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice())
       let m: SessionMessage | null = null
       try {
         m = decodeSessionMessage(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
