@@ -18,6 +18,7 @@ import { createLogger, type Logger } from './logger.js'
 import { Mesh } from './mesh/Mesh.js'
 import { RelayMetrics } from './metrics.js'
 import type { RelayOptions } from './options.js'
+import { SessionHub } from './sessions/SessionHub.js'
 
 /**
  * A relay: one HTTP + WebSocket server holding a full replica of every document it has seen,
@@ -40,6 +41,7 @@ export class Relay {
   #docs: DocRegistry | null = null
   #mesh: Mesh | null = null
   #scrubber: Scrubber | null = null
+  #sessions: SessionHub | null = null
   #closing = false
   /** This relay's id (`--id`, or derived from its store id); set by {@link start}. */
   id = ''
@@ -87,7 +89,16 @@ export class Relay {
     this.id = options.id ?? `relay-${store.id.slice(0, 8)}`
     const relay = this
     const docs = new DocRegistry(store, options.idleMs, log, metrics, {
-      onUpdate: (name, update, origin) => this.#mesh?.forward(name, update, origin),
+      onUpdate: (name, update, origin) => {
+        this.#mesh?.forward(name, update, origin)
+        this.#sessions?.publish(name, update, origin)
+      },
+      // Documents pulled from a peer straight into the store are not forwarded to other peers
+      // (they pull them in their own rounds); those a device pushed are.
+      onDirectAppend: (name, update, origin) => {
+        if (this.#sessions?.owns(origin)) this.#mesh?.forward(name, update, origin)
+        this.#sessions?.publish(name, update, origin)
+      },
       onCorrupt: (name) => this.#mesh?.requestRepair(name),
       get closing() {
         return relay.#closing
@@ -95,10 +106,30 @@ export class Relay {
     })
     this.#docs = docs
     const mesh = new Mesh(
-      { id: this.id, store, docs, log, metrics, onPeerAck: () => this.#onPeerAck() },
+      {
+        id: this.id,
+        store,
+        docs,
+        log,
+        metrics,
+        onPeerAck: () => this.#onPeerAck(),
+        onRepair: (name, update, link) => this.#sessions?.publish(name, update, link),
+      },
       { peers: options.peers, meshSecret: options.meshSecret, antiEntropyMs: options.antiEntropyMs },
     )
     this.#mesh = mesh
+    const sessions = new SessionHub(
+      {
+        relayId: this.id,
+        docs,
+        log,
+        metrics,
+        ackTargets: () => mesh.ackTargets(),
+        admitDocument: (name, s) => this.#admitDocument({ name, grant: s.grant, ip: s.ip, token: s.token }),
+      },
+      options,
+    )
+    this.#sessions = sessions
 
     const server = createServer({ cert: options.tlsCert, key: options.tlsKey })
     this.#server = server
@@ -123,6 +154,7 @@ export class Relay {
             client.ws.close(CloseCode.TRANSIENT, 'relay error')
           })
         },
+        acceptSession: (admitted) => sessions.accept(admitted),
       },
       this.#verifier,
       keepalive,
@@ -162,6 +194,7 @@ export class Relay {
     this.port = typeof address === 'object' && address ? address.port : options.port
     metrics.docsStored.set(store.docCount)
     keepalive.start()
+    sessions.start()
     mesh.start()
     // Integrity checking runs beside serving, never as a scan before it (start-up does not grow
     // with the data); reads verify checksums too.
@@ -174,7 +207,17 @@ export class Relay {
 
   /** A socket passed admission and auth: attach it to its document once that is loaded. */
   /** A new document (neither stored nor loaded) is charged to the token or anonymous IP. */
-  async #admitDocument({ name, grant, ip, token }: Omit<AdmittedClient, 'ws' | 'early' | 'extensions'>) {
+  async #admitDocument({
+    name,
+    grant,
+    ip,
+    token,
+  }: {
+    name: string
+    grant: { sub?: string }
+    ip: string
+    token: string | null
+  }): Promise<boolean> {
     const docs = this.#docs!
     const creator = docCreationKey({ ip, sub: grant.sub, token })
     const isNew = async () => docs.loaded(name) === undefined && !(await docs.store.has(name))
@@ -228,6 +271,7 @@ export class Relay {
   /** Peer acknowledgements arrived: connections waiting for copies re-evaluate. */
   #onPeerAck(): void {
     for (const conn of this.#connections) if (conn.hasPendingAcks) conn.reevaluateAcks()
+    this.#sessions?.onPeerAck()
   }
 
   /**
@@ -247,6 +291,7 @@ export class Relay {
     const flush = async () => this.#docs?.whenAllCommitted()
     await flush()
     for (const conn of [...this.#connections]) conn.close(CloseCode.GOING_AWAY, 'relay shutting down')
+    this.#sessions?.closeAll(CloseCode.GOING_AWAY, 'relay shutting down')
     this.#router?.closeAll(CloseCode.GOING_AWAY, 'relay shutting down')
     await flush()
     if (this.#store) await this.#store.close()

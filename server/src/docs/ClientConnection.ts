@@ -19,13 +19,8 @@ import { TokenBucket } from '../connections/TokenBucket.js'
 import type { Logger } from '../logger.js'
 import type { RelayMetrics } from '../metrics.js'
 import { type AckSource, AckTracker } from './AckTracker.js'
-import { decodeAwarenessUpdate, encodeAwarenessUpdate } from './awarenessUpdate.js'
+import { applyClientAwareness } from './applyClientAwareness.js'
 import type { DocClient, RelayDoc } from './RelayDoc.js'
-
-/** Largest awareness update one message may carry. */
-export const MAX_AWARENESS_BYTES = 64 * 1024
-/** Awareness client ids one socket may control. */
-export const MAX_AWARENESS_STATES = 16
 
 /** What a connection needs from its relay. */
 export interface ConnectionHost {
@@ -205,16 +200,7 @@ export class ClientConnection implements DocClient {
   }
 
   #onAwareness(update: Uint8Array): void {
-    // Validated whole before any of it is applied: a state the relay could not re-encode would
-    // fail every later socket of the document (4500), long after this one is closed.
-    const entries = decodeAwarenessUpdate(update, { maxBytes: MAX_AWARENESS_BYTES })
-    // Only states of client ids this socket introduced; another socket's presence is not its to
-    // rewrite or remove.
-    const { awareness, awarenessOwners } = this.doc
-    const allowed = awarenessOwners.admit(this, entries, awareness.meta, MAX_AWARENESS_STATES)
-    if (allowed.length === 0) return
-    const filtered = allowed.length === entries.length ? update : encodeAwarenessUpdate(allowed)
-    awarenessProtocol.applyAwarenessUpdate(awareness, filtered, this)
+    applyClientAwareness(this.doc, this, update)
   }
 
   /** Peer acknowledgements changed: maybe raise copies. */
