@@ -7,6 +7,7 @@ import type { AckSource } from './AckTracker.js'
 import { backoffDelay } from './backoff.js'
 import { PeerLink } from './PeerLink.js'
 import type { Relay } from './Relay.js'
+import { assertAppliesWhole } from './UpdateGate.js'
 
 const EMPTY_STATE_VECTOR = new Uint8Array([0])
 /** An update that changes nothing (what a document nobody has diffs to). */
@@ -113,6 +114,8 @@ export class Mesh {
 
   onLinkClosed(link: PeerLink, wasOpen: boolean): void {
     this.links.delete(link)
+    // Held parts of its updates will come again with the next anti-entropy round.
+    for (const doc of this.relay.docs.values()) doc.dropPendingFrom(link)
     if (wasOpen) {
       this.relay.metrics.peerConnected.set({ peer: link.peerRelayId }, 0)
       this.relay.log.info({ peer: link.peerRelayId }, 'peer link closed')
@@ -201,6 +204,9 @@ export class Mesh {
       if (!isPull) return { committed: Promise.resolve() } // the full pull answer repairs it
       this.#repairs.delete(name)
       try {
+        // The repair rewrites the document from this update: it must apply whole (PROTOCOL_MALFORMED
+        // closes the link; the document stays marked for repair).
+        assertAppliesWhole(update)
         await this.relay.store.repair(name, update)
         this.relay.log.info({ doc: name, peer: link.peerRelayId }, 'repaired corrupt document from a peer')
         return { committed: Promise.resolve() }
@@ -211,8 +217,10 @@ export class Mesh {
     }
     try {
       // A document this relay has never held (a recovering relay pulls thousands): straight into
-      // the store, without building a Y.Doc for it. The store validates the update.
+      // the store, without building a Y.Doc for it. It becomes the whole document, so it is first
+      // applied to a scratch document: bytes Yjs cannot apply cleanly are never stored.
       if (isPull && !this.relay.docs.has(name) && !(await this.relay.store.has(name))) {
+        assertAppliesWhole(update)
         const committed = this.relay.store.append(name, update).then(() => {
           // A client may have opened it meanwhile, loading the store before this commit.
           const loaded = this.relay.docs.get(name)
@@ -221,8 +229,8 @@ export class Mesh {
         return { committed }
       }
       return await this.relay.withDoc(name, (doc) => {
-        doc.apply(update, link)
-        return { committed: doc.whenCommitted() }
+        // A held part (waiting for structs this relay lacks) is acknowledged once it integrated.
+        return { committed: doc.whenDurable(doc.apply(update, link)) }
       })
     } catch (err) {
       if (isRhizomeError(err, ErrorCode.STORE_CORRUPT)) {

@@ -28,6 +28,7 @@ import { Mesh } from './Mesh.js'
 import { RelayMetrics } from './metrics.js'
 import { isLoopbackHost, type RelayOptions } from './options.js'
 import { type DocHost, RelayDoc } from './RelayDoc.js'
+import { ReloadBarrier } from './ReloadBarrier.js'
 
 /**
  * Slowloris bounds: a connection must finish its request headers (an upgrade included) within
@@ -56,6 +57,7 @@ export class Relay implements DocHost {
   readonly connections = new Set<ClientConnection>()
   readonly #connectionsPerIp = new Map<string, number>()
   readonly #verifier: TokenVerifier | null
+  readonly #reloads = new ReloadBarrier()
   #server: Server | null = null
   #wss: WebSocketServer | null = null
   #pingTimer: ReturnType<typeof setInterval> | null = null
@@ -83,6 +85,11 @@ export class Relay implements DocHost {
 
   get maxPendingBytes(): number {
     return Math.max(this.options.maxMessageBytes * 2, 1024 * 1024)
+  }
+
+  /** Held updates (waiting for missing structs) per document: one maximal message. */
+  get maxPendingUpdateBytes(): number {
+    return this.options.maxMessageBytes
   }
 
   get authRequired(): boolean {
@@ -396,6 +403,21 @@ export class Relay implements DocHost {
     this.log.error({ err, doc: doc.name }, 'persisting an update failed; dropping the in-memory copy')
     for (const client of doc.clients) client.close(CloseCode.TRANSIENT, 'storage failure')
     this.#drop(doc)
+  }
+
+  onDocBroken(doc: RelayDoc, culprit: unknown): void {
+    this.log.warn({ doc: doc.name }, 'Yjs failed applying an update; reloading the document from the store')
+    // The next load reads the store only after what this copy already handed to it is committed.
+    this.#reloads.add(doc.name, doc.whenCommitted())
+    // The culprit is closed with the error (4400); the others resync with the reloaded copy.
+    for (const client of [...doc.clients]) {
+      if (client !== culprit) client.close(CloseCode.TRANSIENT, 'document reloaded')
+    }
+    this.#drop(doc)
+  }
+
+  loadAfter(name: string): Promise<void> | undefined {
+    return this.#reloads.wait(name)
   }
 
   onIdle(doc: RelayDoc): void {
