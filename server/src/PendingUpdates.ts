@@ -1,5 +1,5 @@
 import { ErrorCode, RhizomeError } from '@rhizome/protocol'
-import type { PendingParts } from './UpdateGate.js'
+import { joinPendingParts, type PendingParts, type UpdateGate } from './UpdateGate.js'
 
 /**
  * Bytes each held entry is charged beyond its parts: bookkeeping that many tiny entries would
@@ -119,6 +119,48 @@ export class PendingUpdates {
     for (const entry of due) this.#remove(entry)
     for (const entry of due) entry.retries++
     return [...due]
+  }
+
+  /**
+   * Hands held parts back to Yjs through `gate` once the clients they wait for advanced (to the
+   * states in `advanced`), and again for what that integrated, until nothing is due. An entry that
+   * integrated resolves; one still waiting is held again (or rejected when retried too often).
+   * @returns the entry's origin and error when Yjs threw on a held part: the gate is broken, that
+   *   entry was rejected with the error, and the caller must drop the document.
+   */
+  retry(gate: UpdateGate, advanced: Map<number, number>): { origin: unknown; err: unknown } | null {
+    let due = this.due(advanced)
+    while (due.length > 0) {
+      const next: PendingEntry[] = []
+      for (const [i, entry] of due.entries()) {
+        const left: PendingParts[] = []
+        const moved = new Map<number, number>()
+        try {
+          for (const part of entry.parts) {
+            const r = gate.apply(part, entry.origin, true)
+            if (r.pending) left.push(r.pending)
+            for (const [client, clock] of r.advanced) moved.set(client, clock)
+          }
+        } catch (err) {
+          entry.settle.reject(err)
+          // Handed back but not tried: settle them too, or what waits on them would wait forever.
+          const dropped = new RhizomeError(ErrorCode.RELAY_UNAVAILABLE, 'document is being reloaded')
+          for (const other of [...due.slice(i + 1), ...next]) other.settle.reject(dropped)
+          return { origin: entry.origin, err }
+        }
+        if (left.length === 0) this.integrated(entry)
+        else {
+          try {
+            this.hold(entry.origin, joinPendingParts(left), entry)
+          } catch {
+            // Rejected (with its origin's other entries): the origin closes itself on the rejection.
+          }
+        }
+        next.push(...this.due(moved))
+      }
+      due = next
+    }
+    return null
   }
 
   /** An entry handed back by {@link due} integrated whole. */

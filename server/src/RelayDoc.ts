@@ -3,8 +3,8 @@ import type { DocStore } from '@rhizome/store'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import type { ClientConnection } from './ClientConnection.js'
-import { type PendingEntry, PendingUpdates } from './PendingUpdates.js'
-import { joinPendingParts, type PendingParts, UpdateGate } from './UpdateGate.js'
+import { PendingUpdates } from './PendingUpdates.js'
+import { UpdateGate } from './UpdateGate.js'
 
 /** Updates merged into one broadcast at most; a larger burst is flushed at once (merging grows superlinearly). */
 const MAX_BATCHED_UPDATES = 256
@@ -173,7 +173,9 @@ export class RelayDoc {
       }
     }
     // What this update integrated may be what held parts wait for (their own or other origins').
-    this.#retryPending(result.advanced)
+    const failed = this.#pending.retry(gate, result.advanced)
+    // A held part Yjs failed on: its origin is closed through the rejection; this update was fine.
+    if (failed) this.#onBroken(failed.err, failed.origin)
     this.#maybeIdle()
     if (refused !== null) throw refused
     return { changed: result.changed, held }
@@ -187,42 +189,6 @@ export class RelayDoc {
   /** Resolves once what `applied` changed, its held part included, is durable in the store. */
   whenDurable(applied: Applied): Promise<void> {
     return applied.held ? applied.held.then(() => this.whenCommitted()) : this.whenCommitted()
-  }
-
-  /** Hands held parts back to Yjs once the clients they wait for advanced, until nothing is due. */
-  #retryPending(advanced: Map<number, number>): void {
-    const gate = this.#gate
-    if (gate === null) return
-    let due = this.#pending.due(advanced)
-    while (due.length > 0 && !gate.broken) {
-      const next: PendingEntry[] = []
-      for (const entry of due) {
-        const left: PendingParts[] = []
-        const moved = new Map<number, number>()
-        try {
-          for (const part of entry.parts) {
-            const r = gate.apply(part, entry.origin, true)
-            if (r.pending) left.push(r.pending)
-            for (const [client, clock] of r.advanced) moved.set(client, clock)
-          }
-        } catch (err) {
-          // Its origin is closed through the rejection; the message that made it due was fine.
-          entry.settle.reject(err)
-          this.#onBroken(err, entry.origin)
-          return
-        }
-        if (left.length === 0) this.#pending.integrated(entry)
-        else {
-          try {
-            this.#pending.hold(entry.origin, joinPendingParts(left), entry)
-          } catch {
-            // Rejected (and its origin's other parts dropped): the origin closes itself.
-          }
-        }
-        next.push(...this.#pending.due(moved))
-      }
-      due = next
-    }
   }
 
   #onBroken(err: unknown, culprit: unknown): void {
