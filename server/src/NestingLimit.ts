@@ -22,12 +22,15 @@ export class NestingLimit {
   constructor(readonly max = MAX_NESTING_DEPTH) {}
 
   /**
-   * Checks every struct `tr` added to `doc` so far. Call it inside the transaction, after the update
-   * was applied, so that a refusal happens before the transaction's cleanup garbage-collects.
+   * Checks every struct `tr` added to `doc` so far for `clients` (those an applied update carries).
+   * Call it inside the transaction, after the update was applied, so that a refusal happens before
+   * the transaction's cleanup garbage-collects.
    * @throws RhizomeError PROTOCOL_MALFORMED when a new shared type nests deeper than the limit.
    */
-  check(doc: Y.Doc, tr: Y.Transaction): void {
-    for (const [client, structs] of doc.store.clients) {
+  check(doc: Y.Doc, tr: Y.Transaction, clients: Iterable<number>): void {
+    for (const client of clients) {
+      const structs = doc.store.clients.get(client)
+      if (structs === undefined) continue
       const before = tr.beforeState.get(client) ?? 0
       const last = structs[structs.length - 1]
       if (last === undefined || last.id.clock + last.length <= before) continue

@@ -143,6 +143,8 @@ export class PendingUpdates {
           }
         } catch (err) {
           entry.settle.reject(err)
+          // A part that does not even decode touched nothing: only that entry goes.
+          if (!gate.broken) continue
           // Handed back but not tried: settle them too, or what waits on them would wait forever.
           const dropped = new RhizomeError(ErrorCode.RELAY_UNAVAILABLE, 'document is being reloaded')
           for (const other of [...due.slice(i + 1), ...next]) other.settle.reject(dropped)

@@ -147,11 +147,6 @@ export class RelayDoc {
    * @throws RhizomeError RELAY_UNAVAILABLE when the document is not loaded or already broken.
    */
   apply(update: Uint8Array, origin: unknown): Applied {
-    try {
-      Y.decodeUpdate(update)
-    } catch (cause) {
-      throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, 'update cannot be decoded', { cause })
-    }
     const gate = this.#gate
     if (gate === null || this.closed) {
       throw new RhizomeError(ErrorCode.RELAY_UNAVAILABLE, 'document is not loaded')

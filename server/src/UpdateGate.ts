@@ -59,12 +59,23 @@ export class UpdateGate {
 
   /**
    * Applies `update` (Yjs v1, or v2 for pending parts handed back) with `origin`.
+   * @throws RhizomeError PROTOCOL_MALFORMED when it does not decode (nothing applied, gate intact).
    * @throws RhizomeError PROTOCOL_MALFORMED when Yjs throws or the update nests types too deeply;
    *   nothing is released and the gate is broken from then on.
    * @throws RhizomeError RELAY_UNAVAILABLE when the gate is already broken.
    */
   apply(update: Uint8Array, origin: unknown, v2 = false): GateResult {
     if (this.#broken) throw new RhizomeError(ErrorCode.RELAY_UNAVAILABLE, 'document is being reloaded')
+    // Decoding first refuses most malformed updates before they touch the document, and names the
+    // clients whose structs it can add: checks after the apply look at those only, not every client.
+    const clients = new Set<number>()
+    try {
+      for (const struct of (v2 ? Y.decodeUpdateV2(update) : Y.decodeUpdate(update)).structs) {
+        clients.add(struct.id.client)
+      }
+    } catch (cause) {
+      throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, 'update cannot be decoded', { cause })
+    }
     const doc = this.ydoc
     const buffer: { update: Uint8Array; origin: unknown }[] = []
     this.#buffer = buffer
@@ -77,7 +88,7 @@ export class UpdateGate {
           if (v2) Y.applyUpdateV2(doc, update)
           else Y.applyUpdate(doc, update)
           try {
-            this.#nesting.check(doc, t)
+            this.#nesting.check(doc, t, clients)
           } catch (err) {
             // The cleanup that follows would garbage-collect the refused types recursively (the
             // overflow this check exists for); the document is dropped anyway.
@@ -96,16 +107,17 @@ export class UpdateGate {
     }
     const pending = takePending(doc)
     for (const b of buffer) this.release(b.update, b.origin)
-    return { changed: buffer.length > 0, pending, advanced: advancedClients(tr) }
+    return { changed: buffer.length > 0, pending, advanced: advancedClients(tr, clients) }
   }
 }
 
-/** Clients whose state a finished transaction advanced, with their new state. */
-function advancedClients(tr: Y.Transaction | null): Map<number, number> {
+/** Which of `clients` a finished transaction advanced, with their new state. */
+function advancedClients(tr: Y.Transaction | null, clients: Set<number>): Map<number, number> {
   const out = new Map<number, number>()
   if (tr === null) return out
   const t: Y.Transaction = tr
-  for (const [client, clock] of t.afterState) {
+  for (const client of clients) {
+    const clock = t.afterState.get(client) ?? 0
     if (clock > (t.beforeState.get(client) ?? 0)) out.set(client, clock)
   }
   return out

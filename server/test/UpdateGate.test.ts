@@ -149,11 +149,9 @@ describe('PendingUpdates', () => {
     expect(released).toHaveLength(2)
 
     // A held part that Yjs throws on, and another entry due at the same time.
-    const bad = p.hold('b', {
-      parts: [new Uint8Array([1, 2, 3])],
-      waitsFor: new Map([[client!, 0]]),
-      bytes: 3,
-    })!
+    // Decodes, but Yjs throws halfway through applying it.
+    const part = Y.convertUpdateFormatV1ToV2(partialApplyUpdate(random))
+    const bad = p.hold('b', { parts: [part], waitsFor: new Map([[client!, 0]]), bytes: part.length })!
     const other = p.hold('c', { ...held, waitsFor: new Map([[client!, 0]]) })!
     const failed = p.retry(gate, new Map([[client!, 1]]))
     expect(failed?.origin).toBe('b')
