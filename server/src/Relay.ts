@@ -88,22 +88,29 @@ export class Relay {
     this.#store = store
     this.id = options.id ?? `relay-${store.id.slice(0, 8)}`
     const relay = this
-    const docs = new DocRegistry(store, options.idleMs, log, metrics, {
-      onUpdate: (name, update, origin) => {
-        this.#mesh?.forward(name, update, origin)
-        this.#sessions?.publish(name, update, origin)
+    const docs = new DocRegistry(
+      store,
+      // Held updates (waiting for missing structs) per document: one maximal message.
+      { idleMs: options.idleMs, maxPendingUpdateBytes: options.maxMessageBytes },
+      log,
+      metrics,
+      {
+        onUpdate: (name, update, origin) => {
+          this.#mesh?.forward(name, update, origin)
+          this.#sessions?.publish(name, update, origin)
+        },
+        // Documents pulled from a peer straight into the store are not forwarded to other peers
+        // (they pull them in their own rounds); those a device pushed are.
+        onDirectAppend: (name, update, origin) => {
+          if (this.#sessions?.owns(origin)) this.#mesh?.forward(name, update, origin)
+          this.#sessions?.publish(name, update, origin)
+        },
+        onCorrupt: (name) => this.#mesh?.requestRepair(name),
+        get closing() {
+          return relay.#closing
+        },
       },
-      // Documents pulled from a peer straight into the store are not forwarded to other peers
-      // (they pull them in their own rounds); those a device pushed are.
-      onDirectAppend: (name, update, origin) => {
-        if (this.#sessions?.owns(origin)) this.#mesh?.forward(name, update, origin)
-        this.#sessions?.publish(name, update, origin)
-      },
-      onCorrupt: (name) => this.#mesh?.requestRepair(name),
-      get closing() {
-        return relay.#closing
-      },
-    })
+    )
     this.#docs = docs
     const mesh = new Mesh(
       {

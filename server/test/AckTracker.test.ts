@@ -108,4 +108,33 @@ describe('AckTracker (docs/PROTOCOL.md section 3 ACK stream)', () => {
     expect(t.pending).toBe(0)
     expect(sent).toEqual([[1, 1]])
   })
+
+  it('sends no ACK at or past a held message until it is released, then counts peers from the release targets', async () => {
+    const { t, sent } = tracker()
+    const b = peer('store-b')
+    t.track(1, new Map([[b, 1]]))
+    t.localDone(1)
+    t.track(2, new Map([[b, 2]]))
+    t.hold(2)
+    t.track(3, new Map([[b, 3]]))
+    t.localDone(3) // a later commit: message 2 is still not integrated
+    await microtasks()
+    expect(sent).toEqual([[1, 1]])
+    b.ackedSeq = 3
+    t.evaluate()
+    expect(sent.at(-1)).toEqual([1, 2])
+    // Message 2's held part was forwarded after seq 3: the peer holds it only once it acks seq 9,
+    // and so does message 3, whose ACK would cover message 2.
+    t.release(2, new Map([[b, 9]]))
+    await microtasks()
+    expect(sent.at(-1)).toEqual([3, 1])
+    b.ackedSeq = 9
+    t.evaluate()
+    expect(sent).toEqual([
+      [1, 1],
+      [1, 2],
+      [3, 1],
+      [3, 2],
+    ])
+  })
 })

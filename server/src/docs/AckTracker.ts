@@ -12,6 +12,8 @@ interface Entry {
   n: number
   receivedAt: number
   localDone: boolean
+  /** Part of message n waits for structs the relay lacks: nothing from n on may be acknowledged. */
+  held: boolean
   /** Per peer link: the sequence number the peer must acknowledge to hold this state. */
   targets: Map<AckSource, number>
   sentCopies: number
@@ -32,7 +34,42 @@ export class AckTracker {
 
   /** Registers message n with the peer targets it needs; call `localDone(n)` after its commit. */
   track(n: number, targets: Map<AckSource, number>): void {
-    this.#entries.push({ n, receivedAt: performance.now(), localDone: false, targets, sentCopies: 0 })
+    this.#entries.push({
+      n,
+      receivedAt: performance.now(),
+      localDone: false,
+      held: false,
+      targets,
+      sentCopies: 0,
+    })
+  }
+
+  /**
+   * Message n (tracked) could not integrate whole: no ACK of n or any later message is sent until
+   * {@link release}, since an ACK covers every earlier message.
+   */
+  hold(n: number): void {
+    const e = this.#entries.find((x) => x.n === n)
+    if (e) e.held = true
+  }
+
+  /**
+   * What message n held integrated and is durable in this relay's store. `targets` are the peer
+   * sequence numbers that cover the integrated part (it was forwarded after the targets taken at
+   * `track`); every entry from n on needs them too, since its ACK would cover n.
+   */
+  release(n: number, targets: Map<AckSource, number>): void {
+    for (const e of this.#entries) {
+      if (e.n < n) continue
+      if (e.n === n) {
+        e.held = false
+        e.localDone = true
+      }
+      const merged = new Map<AckSource, number>()
+      for (const [link, seq] of targets) merged.set(link, Math.max(seq, e.targets.get(link) ?? 0))
+      e.targets = merged
+    }
+    this.localDone(n)
   }
 
   /** Message n (and so everything before it) is durable in this relay's store. */
@@ -51,7 +88,9 @@ export class AckTracker {
   /** Re-evaluates after peer acknowledgements changed. */
   evaluate(): void {
     if (this.#entries.length === 0) return
-    const ready = this.#entries.filter((e) => e.localDone)
+    const firstHeld = this.#entries.findIndex((e) => e.held)
+    const open = firstHeld < 0 ? this.#entries : this.#entries.slice(0, firstHeld)
+    const ready = open.filter((e) => e.localDone)
     if (ready.length === 0) return
     const copiesOf = (e: Entry) => {
       const stores = new Set<string>()

@@ -180,16 +180,33 @@ export class ClientConnection implements DocClient {
   #onUpdate(update: Uint8Array): void {
     const n = ++this.#n
     this.host.metrics.updatesIn.inc()
+    let held: Promise<void> | null = null
     if (this.access === 'read') {
       if (this.doc.wouldChange(update)) {
         throw new RhizomeError(ErrorCode.AUTH_FORBIDDEN, 'read-only token cannot write')
       }
     } else {
-      this.doc.apply(update, this)
+      held = this.doc.apply(update, this).held
     }
+    // Part of the update waits for structs the relay lacks; if it is dropped instead (budget,
+    // refused by Yjs, reload), this socket resyncs or learns why.
+    held?.catch((err) => this.close(closeCodeFor(err), err instanceof Error ? err.message : 'error'))
     if (this.#acks) {
       this.#acks.track(n, this.host.ackTargets())
       const acks = this.#acks
+      if (held) {
+        // No ACK of n or later until the held part integrated and is durable (PROTOCOL.md section 3).
+        acks.hold(n)
+        held
+          .then(() => this.doc.whenCommitted())
+          .then(
+            () => {
+              if (!this.#closed) acks.release(n, this.host.ackTargets())
+            },
+            () => {},
+          )
+        return
+      }
       this.doc.whenCommitted().then(
         () => {
           if (!this.#closed) acks.localDone(n)

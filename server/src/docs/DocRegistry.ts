@@ -12,6 +12,8 @@ import * as Y from 'yjs'
 import type { Logger } from '../logger.js'
 import type { RelayMetrics } from '../metrics.js'
 import { type DocHost, RelayDoc } from './RelayDoc.js'
+import { ReloadBarrier } from './ReloadBarrier.js'
+import { assertAppliesWhole } from './UpdateGate.js'
 
 /** What the registry tells the rest of the relay. */
 export interface DocRegistryEvents {
@@ -39,13 +41,25 @@ export class DocRegistry implements DocHost {
   /** Commits of store-direct appends still in flight, the latest per document. */
   readonly #direct = new Map<string, Promise<void>>()
 
+  readonly #reloads = new ReloadBarrier()
+
+  /**
+   * @param limits - `idleMs`: a document with no client is evicted after this long;
+   *   `maxPendingUpdateBytes`: held updates (waiting for missing structs) per document.
+   */
   constructor(
     readonly store: DocStore,
-    readonly idleMs: number,
+    limits: { idleMs: number; maxPendingUpdateBytes: number },
     private readonly log: Logger,
     private readonly metrics: RelayMetrics,
     private readonly events: DocRegistryEvents,
-  ) {}
+  ) {
+    this.idleMs = limits.idleMs
+    this.maxPendingUpdateBytes = limits.maxPendingUpdateBytes
+  }
+
+  readonly idleMs: number
+  readonly maxPendingUpdateBytes: number
 
   /** Documents loaded in memory. */
   get size(): number {
@@ -149,11 +163,14 @@ export class DocRegistry implements DocHost {
     isPull: boolean,
   ): Promise<{ committed: Promise<void> }> {
     if (isPull && !this.#docs.has(name) && !(await this.store.has(name))) {
+      // It becomes the whole document, so it is first applied to a scratch document: bytes Yjs
+      // cannot apply cleanly (or that would wait for missing structs) are never stored.
+      assertAppliesWhole(update)
       return { committed: this.appendDirect(name, update, origin) }
     }
     return this.withDoc(name, (doc) => {
-      doc.apply(update, origin)
-      return { committed: doc.whenCommitted() }
+      // A held part (waiting for structs this relay lacks) is acknowledged once it integrated.
+      return { committed: doc.whenDurable(doc.apply(update, origin)) }
     })
   }
 
@@ -218,6 +235,26 @@ export class DocRegistry implements DocHost {
     this.log.error({ err, doc: doc.name }, 'persisting an update failed; dropping the in-memory copy')
     for (const client of doc.clients) client.close(CloseCode.TRANSIENT, 'storage failure')
     this.#drop(doc)
+  }
+
+  onDocBroken(doc: RelayDoc, culprit: unknown): void {
+    this.log.warn({ doc: doc.name }, 'Yjs failed applying an update; reloading the document from the store')
+    // The next load reads the store only after what this copy already handed to it is committed.
+    this.#reloads.add(doc.name, doc.whenCommitted())
+    // The culprit is closed with the error (4400); the others resync with the reloaded copy.
+    for (const client of [...doc.clients]) {
+      if (client !== culprit) client.close(CloseCode.TRANSIENT, 'document reloaded')
+    }
+    this.#drop(doc)
+  }
+
+  loadAfter(name: string): Promise<void> | undefined {
+    return this.#reloads.wait(name)
+  }
+
+  /** Drops what every loaded document holds for `origin` (a peer link that closed): it comes again. */
+  dropPendingFrom(origin: unknown): void {
+    for (const doc of this.#docs.values()) doc.dropPendingFrom(origin)
   }
 
   onIdle(doc: RelayDoc): void {

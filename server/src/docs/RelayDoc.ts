@@ -3,6 +3,8 @@ import type { DocStore } from '@rhizome/store'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import { AwarenessOwners } from './AwarenessOwners.js'
+import { PendingUpdates } from './PendingUpdates.js'
+import { UpdateGate } from './UpdateGate.js'
 
 /** Updates merged into one broadcast at most; a larger burst is flushed at once (merging grows superlinearly). */
 const MAX_BATCHED_UPDATES = 256
@@ -29,9 +31,31 @@ export interface DocHost {
   onDocUpdate(doc: RelayDoc, update: Uint8Array, origin: unknown): void
   /** Called when persisting failed; the relay drops the in-memory copy so clients resync. */
   onPersistFailure(doc: RelayDoc, err: unknown): void
+  /**
+   * Called when Yjs threw while applying an update from `culprit`: the Y.Doc may hold part of it or
+   * be unable to emit again, and nothing of it was stored or sent. The relay drops the in-memory
+   * copy (its next load waits for {@link RelayDoc.whenCommitted}) and closes its other clients.
+   */
+  onDocBroken(doc: RelayDoc, culprit: unknown): void
+  /** A load of `name` must wait for this first (the commits of a dropped copy), if anything. */
+  loadAfter(name: string): Promise<void> | undefined
+  /** Bytes of updates waiting for missing structs one document may hold. */
+  readonly maxPendingUpdateBytes: number
   /** The document may be evicted now. */
   onIdle(doc: RelayDoc): void
   readonly idleMs: number
+}
+
+/** What {@link RelayDoc.apply} did with an update. */
+export interface Applied {
+  /** The document changed. */
+  changed: boolean
+  /**
+   * Null when the update integrated whole. Otherwise part of it waits for structs this relay lacks:
+   * resolves once that part integrated, rejects (with the error to close its origin with) when it
+   * was dropped.
+   */
+  held: Promise<void> | null
 }
 
 /**
@@ -53,6 +77,8 @@ export class RelayDoc {
   #hadClients = false
   /** Whether the store holds anything of this document; null while it loads. */
   #stored: boolean | null = null
+  #gate: UpdateGate | null = null
+  readonly #pending: PendingUpdates
   closed = false
 
   constructor(
@@ -61,6 +87,7 @@ export class RelayDoc {
   ) {
     // The name as guid: a random one would cost a cryptographic random draw per load.
     this.ydoc = new Y.Doc({ gc: true, guid: name })
+    this.#pending = new PendingUpdates(host.maxPendingUpdateBytes)
     this.awareness = new awarenessProtocol.Awareness(this.ydoc)
     this.awareness.setLocalState(null)
     this.awareness.on('update', this.#awarenessOnUpdate)
@@ -70,10 +97,12 @@ export class RelayDoc {
   }
 
   async #load(): Promise<void> {
+    await this.host.loadAfter(this.name)
     this.#stored = await this.host.store.loadInto(this.name, this.ydoc, LOAD_ORIGIN)
-    this.ydoc.on('update', this.#docOnUpdate)
+    this.#gate = new UpdateGate(this.ydoc, this.#docOnUpdate)
   }
 
+  /** Every update the document emitted, once the apply that produced it finished cleanly. */
   #docOnUpdate = (update: Uint8Array, origin: unknown): void => {
     if (origin === LOAD_ORIGIN) return
     // Yjs produced this update itself: the store need not decode it again.
@@ -125,31 +154,66 @@ export class RelayDoc {
   }
 
   /**
-   * Applies an update from a client or a peer. Returns true when the document changed.
-   * @throws RhizomeError PROTOCOL_MALFORMED when Yjs cannot decode or apply it; nothing is applied.
+   * Applies an update from a client or a peer. What it changed is stored, broadcast and forwarded
+   * only once Yjs applied it whole; a part that waits for structs this relay lacks is held (not
+   * stored, not acknowledged) until they arrive, within {@link DocHost.maxPendingUpdateBytes}.
+   * @throws RhizomeError PROTOCOL_MALFORMED when Yjs cannot decode or apply it: nothing of it is
+   *   stored or sent, and the document is broken (see {@link DocHost.onDocBroken}).
+   * @throws RhizomeError PROTOCOL_TOO_LARGE when its held part would exceed the budget: every part
+   *   held for `origin` is dropped (what integrated stays: it is a valid update).
+   * @throws RhizomeError RELAY_UNAVAILABLE when the document is not loaded or already broken.
    */
-  apply(update: Uint8Array, origin: unknown): boolean {
+  apply(update: Uint8Array, origin: unknown): Applied {
+    const gate = this.#gate
+    if (gate === null || this.closed) {
+      throw new RhizomeError(ErrorCode.RELAY_UNAVAILABLE, 'document is not loaded')
+    }
+    let result: ReturnType<UpdateGate['apply']>
     try {
-      Y.decodeUpdate(update)
-    } catch (cause) {
-      throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, 'update cannot be decoded', { cause })
+      result = gate.apply(update, origin)
+    } catch (err) {
+      if (gate.broken) this.#onBroken(err, origin)
+      throw err
     }
-    let changed = false
-    const mark = () => {
-      changed = true
+    let held: Promise<void> | null = null
+    let refused: unknown = null
+    if (result.pending) {
+      try {
+        held = this.#pending.hold(origin, result.pending)
+      } catch (err) {
+        refused = err
+      }
     }
-    this.ydoc.on('update', mark)
-    try {
-      Y.applyUpdate(this.ydoc, update, origin)
-    } catch (cause) {
-      throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, 'update cannot be applied', { cause })
-    } finally {
-      this.ydoc.off('update', mark)
-    }
-    // Structs whose dependencies are missing wait in memory and are stored (through the update
-    // event) once they integrate. They are never stored raw: an update Yjs could not integrate
-    // must not reach the store, and an ACK covers only what was applied (docs/PROTOCOL.md section 3).
-    return changed
+    // What this update integrated may be what held parts wait for (their own or other origins').
+    const failed = this.#pending.retry(gate, result.advanced)
+    // A held part Yjs failed on: its origin is closed through the rejection; this update was fine.
+    if (failed) this.#onBroken(failed.err, failed.origin)
+    this.#maybeIdle()
+    if (refused !== null) throw refused
+    return { changed: result.changed, held }
+  }
+
+  /** True once Yjs failed applying an update here: the relay drops this copy. */
+  get broken(): boolean {
+    return this.#gate?.broken ?? false
+  }
+
+  /** Resolves once what `applied` changed, its held part included, is durable in the store. */
+  whenDurable(applied: Applied): Promise<void> {
+    return applied.held ? applied.held.then(() => this.whenCommitted()) : this.whenCommitted()
+  }
+
+  #onBroken(err: unknown, culprit: unknown): void {
+    if (this.closed) return
+    this.#pending.dropFrom(culprit, err)
+    this.#pending.dropAll(new RhizomeError(ErrorCode.RELAY_UNAVAILABLE, 'document is being reloaded'))
+    this.host.onDocBroken(this, culprit)
+  }
+
+  /** Drops what is held for `origin` (a peer link that closed): it will be sent again. */
+  dropPendingFrom(origin: unknown): void {
+    this.#pending.dropFrom(origin, new RhizomeError(ErrorCode.RELAY_UNAVAILABLE, 'connection closed'))
+    this.#maybeIdle()
   }
 
   /** True when applying `update` would change this document (used to refuse read-only writers). */
@@ -200,6 +264,8 @@ export class RelayDoc {
   /** Detaches a client and removes the awareness states it controlled. */
   detach(client: DocClient): void {
     if (!this.clients.delete(client)) return
+    // Not acknowledged, so the client sends it again when it reconnects (its sync step 2).
+    this.#pending.dropFrom(client, new RhizomeError(ErrorCode.RELAY_UNAVAILABLE, 'connection closed'))
     if (client.awarenessIds.size > 0) {
       awarenessProtocol.removeAwarenessStates(this.awareness, [...client.awarenessIds], null)
     }
@@ -225,7 +291,7 @@ export class RelayDoc {
   }
 
   #maybeIdle(): void {
-    if (this.closed || this.clients.size > 0 || this.#holds > 0 || this.#idleTimer) return
+    if (this.closed || this.broken || !this.idle || this.#idleTimer) return
     if (this.#stored === null) {
       // Still loading: decide once it is known whether the store holds it.
       this.ready.then(
@@ -240,20 +306,21 @@ export class RelayDoc {
     const delay = !this.#stored ? 0 : this.#hadClients ? this.host.idleMs : Math.min(this.host.idleMs, 1000)
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = null
-      if (this.clients.size === 0 && this.#holds === 0) this.host.onIdle(this)
+      if (this.idle) this.host.onIdle(this)
     }, delay)
     this.#idleTimer.unref?.()
   }
 
-  /** True when nothing keeps the document in memory. */
+  /** True when nothing keeps the document in memory (held parts of a peer's updates do). */
   get idle(): boolean {
-    return this.clients.size === 0 && this.#holds === 0
+    return this.clients.size === 0 && this.#holds === 0 && this.#pending.size === 0
   }
 
   /** Frees memory; the caller has awaited `whenCommitted()`. */
   destroy(): void {
     this.closed = true
     this.#cancelIdle()
+    this.#pending.dropAll(new RhizomeError(ErrorCode.RELAY_UNAVAILABLE, 'document unloaded'))
     this.awareness.destroy()
     this.ydoc.destroy()
   }

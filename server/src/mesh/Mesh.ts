@@ -12,6 +12,7 @@ import type { DocStore } from '@rhizome/store'
 import { WebSocket, WebSocketServer } from 'ws'
 import type { AckSource } from '../docs/AckTracker.js'
 import type { DocRegistry } from '../docs/DocRegistry.js'
+import { assertAppliesWhole } from '../docs/UpdateGate.js'
 import type { Logger } from '../logger.js'
 import type { RelayMetrics } from '../metrics.js'
 import { PeerLink, type PeerLinkHost } from './PeerLink.js'
@@ -174,6 +175,9 @@ export class Mesh implements PeerLinkHost {
 
   onLinkClosed(link: PeerLink, wasOpen: boolean): void {
     this.links.delete(link)
+    // Held parts of its updates will come again with the next anti-entropy round.
+    this.relay.docs.dropPendingFrom(link)
+    // Held parts of its updates will come again with the next anti-entropy round.
     if (wasOpen) {
       this.relay.metrics.peerConnected.set({ peer: link.peerRelayId }, 0)
       this.relay.log.info({ peer: link.peerRelayId }, 'peer link closed')
@@ -238,6 +242,9 @@ export class Mesh implements PeerLinkHost {
       if (!isPull) return { committed: Promise.resolve() } // the full pull answer repairs it
       this.#repairs.delete(name)
       try {
+        // The repair rewrites the document from this update: it must apply whole (PROTOCOL_MALFORMED
+        // closes the link; the document stays marked for repair).
+        assertAppliesWhole(update)
         this.relay.onRepair?.(name, update, link)
         await this.relay.store.repair(name, update)
         this.relay.log.info({ doc: name, peer: link.peerRelayId }, 'repaired corrupt document from a peer')

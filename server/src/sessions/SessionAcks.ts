@@ -28,7 +28,17 @@ export class SessionAcks {
    * Registers message `n` of `doc` with the peer targets it needs (taken right after the apply);
    * once `committed` resolves its local copy counts. A failed commit is never acknowledged.
    */
-  track(doc: string, n: number, targets: Map<AckSource, number>, committed: Promise<void>): void {
+  track(
+    doc: string,
+    n: number,
+    targets: Map<AckSource, number>,
+    committed: Promise<void>,
+    held?: {
+      integrated: Promise<void>
+      committed: () => Promise<void>
+      targets: () => Map<AckSource, number>
+    },
+  ): void {
     let tracker = this.#trackers.get(doc)
     if (!tracker) {
       const t = new AckTracker((n, copies, receivedAt) => this.send(doc, n, copies, receivedAt))
@@ -37,6 +47,19 @@ export class SessionAcks {
     }
     tracker.track(n, targets)
     const settled = tracker
+    if (held) {
+      // No ACK of n or later until the held part integrated and is durable (docs/PROTOCOL.md section 3).
+      settled.hold(n)
+      held.integrated
+        .then(() => held.committed())
+        .then(
+          () => {
+            if (this.#trackers.get(doc) === settled) settled.release(n, held.targets())
+          },
+          () => {},
+        )
+      return
+    }
     committed.then(
       () => {
         if (this.#trackers.get(doc) !== settled) return

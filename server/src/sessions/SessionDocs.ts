@@ -1,5 +1,6 @@
 import {
   CloseCode,
+  closeCodeFor,
   ErrorCode,
   isRhizomeError,
   RhizomeError,
@@ -133,6 +134,7 @@ export class SessionDocs implements SessionDocOwner {
     const { docs, metrics } = this.context
     const n = this.acks.next(doc)
     metrics.updatesIn.inc()
+    let held: Promise<void> | null = null
     if (this.session.grant.access === 'read') {
       if (await wouldChangeDoc(docs, doc, update)) {
         return this.#refuse(doc, CloseCode.FORBIDDEN, 'read-only token cannot write')
@@ -141,11 +143,26 @@ export class SessionDocs implements SessionDocOwner {
       if (!isEmptyUpdate(update) && !(await this.context.admitDocument(doc, this.session))) {
         return this.#refuse(doc, CloseCode.RATE_LIMITED, 'too many new documents')
       }
-      await applyDeviceUpdate(docs, doc, update, this.session)
+      ;({ held } = await applyDeviceUpdate(docs, doc, update, this.session))
     }
     if (this.session.closed) return
+    // Part of the update waits for structs the relay lacks; dropped instead (budget, refused by
+    // Yjs, reload), the document is refused on this session with the reason.
+    held?.catch((err) => this.#refuse(doc, closeCodeFor(err), err instanceof Error ? err.message : 'error'))
     // Targets right after the apply: the sequence numbers that carried it to each peer.
-    this.acks.track(doc, n, this.context.ackTargets(), docs.whenCommitted(doc))
+    this.acks.track(
+      doc,
+      n,
+      this.context.ackTargets(),
+      docs.whenCommitted(doc),
+      held
+        ? {
+            integrated: held,
+            committed: () => docs.whenCommitted(doc),
+            targets: () => this.context.ackTargets(),
+          }
+        : undefined,
+    )
   }
 
   async #openDoc(name: string): Promise<void> {

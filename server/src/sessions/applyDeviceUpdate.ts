@@ -1,29 +1,9 @@
-import { ErrorCode, RhizomeError } from '@rhizome/protocol'
-import * as Y from 'yjs'
 import type { DocRegistry } from '../docs/DocRegistry.js'
+import { integratesAlone } from '../docs/UpdateGate.js'
 
 /** True for the update that changes nothing (`[0, 0]`: no structs, an empty delete set). */
 export function isEmptyUpdate(update: Uint8Array): boolean {
   return update.length === 2 && update[0] === 0 && update[1] === 0
-}
-
-/**
- * True when `update` integrates completely into an empty document: nothing of it would wait for
- * missing dependencies. Only such an update may go straight into the store of a document the relay
- * never held (the store must never hold what Yjs could not integrate).
- * @throws RhizomeError PROTOCOL_MALFORMED when Yjs cannot decode or apply it.
- */
-export function integratesAlone(update: Uint8Array): boolean {
-  // A fixed guid: a random one costs a cryptographic random draw per document.
-  const scratch = new Y.Doc({ guid: 'rhizome-session-check' })
-  try {
-    Y.applyUpdate(scratch, update)
-    return scratch.store.pendingStructs === null && scratch.store.pendingDs === null
-  } catch (cause) {
-    throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, 'update cannot be applied', { cause })
-  } finally {
-    scratch.destroy()
-  }
 }
 
 /**
@@ -33,6 +13,9 @@ export function integratesAlone(update: Uint8Array): boolean {
  * left to idle out (after at most a second, as documents only peers touched). Either way the
  * update reaches peers, sessions and document sockets with `origin`, and
  * `docs.whenCommitted(name)` then covers it. The empty update applies nothing.
+ * @returns `held`: null, or, when part of the update waits for structs the relay lacks, a promise
+ *   that resolves once that part integrated (and rejects when it was dropped). Wrapped in an
+ *   object because a promise resolving to a promise would wait for it.
  * @throws RhizomeError PROTOCOL_MALFORMED when Yjs cannot decode or apply it (nothing applied).
  * @throws RhizomeError STORE_CORRUPT when the stored document is damaged.
  */
@@ -41,15 +24,13 @@ export async function applyDeviceUpdate(
   name: string,
   update: Uint8Array,
   origin: unknown,
-): Promise<void> {
-  if (isEmptyUpdate(update)) return
+): Promise<{ held: Promise<void> | null }> {
+  if (isEmptyUpdate(update)) return { held: null }
   if (!docs.loaded(name) && !(await docs.store.has(name)) && !docs.loaded(name) && integratesAlone(update)) {
     void docs.appendDirect(name, update, origin)
-    return
+    return { held: null }
   }
-  await docs.withDoc(name, (doc) => {
-    doc.apply(update, origin)
-  })
+  return docs.withDoc(name, (doc) => ({ held: doc.apply(update, origin).held }))
 }
 
 /**
