@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 
@@ -22,7 +23,7 @@ const MAX_EVENTS = 30
 class SupervisedRelay {
   /**
    * @param {{ n: number, port: number, dataDir: string, peers: string[], cli: string,
-   *   logLevel: string, onEvent: (relay: SupervisedRelay, text: string) => void,
+   *   logLevel: string, meshSecret: string, onEvent: (relay: SupervisedRelay, text: string) => void,
    *   onOutput: (relay: SupervisedRelay, line: string) => void }} options
    */
   constructor(options) {
@@ -49,7 +50,11 @@ class SupervisedRelay {
     const args = [this.options.cli, '--port', String(this.port), '--data', this.dataDir, '--id', this.id]
     if (this.options.peers.length > 0) args.push('--peers', this.options.peers.join(','))
     args.push('--log-level', this.options.logLevel)
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    // In the environment, not on the command line, where `ps` would show it.
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, RHIZOME_MESH_SECRET: this.options.meshSecret },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     this.child = child
     this.state = 'starting'
     this.exited = new Promise((resolve) => {
@@ -144,6 +149,8 @@ export class RelaySupervisor {
    */
   constructor(options) {
     const urls = options.ports.map((p) => `ws://127.0.0.1:${p}`)
+    // Relays refuse mesh links without a shared secret; the demo's relays share a fresh one.
+    const meshSecret = randomBytes(24).toString('base64url')
     /** @type {SupervisorEvent[]} */
     this.events = []
     this.log = options.log ?? ((line) => process.stdout.write(`${line}\n`))
@@ -156,6 +163,7 @@ export class RelaySupervisor {
           peers: urls.filter((_, j) => j !== i),
           cli: options.cli,
           logLevel: options.logLevel ?? 'warn',
+          meshSecret,
           onEvent: (relay, text) => this.event(relay, text),
           onOutput: (relay, line) => this.log(`[${relay.id}] ${line}`),
         }),

@@ -1,7 +1,7 @@
 import { readdir, rm, stat, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
-import { RELAY_CLI } from '../support/relays.js'
+import { RELAY_CLI, TEST_MESH_SECRET } from '../support/relays.js'
 import { ManagedProcess } from './ManagedProcess.js'
 import type { Prng } from './prng.js'
 
@@ -32,6 +32,7 @@ export class ChaosRelay {
         ...(peerUrls.length > 0 ? ['--peers', peerUrls.join(',')] : []),
         ...CHAOS_RELAY_ARGS,
       ],
+      env: { RHIZOME_MESH_SECRET: TEST_MESH_SECRET },
     }))
   }
 

@@ -8,6 +8,13 @@ import { freePort } from './ports.js'
 /** The built relay CLI; `pnpm test` builds it before running any test. */
 export const RELAY_CLI = join(dirname(fileURLToPath(import.meta.url)), '../../server/dist/cli.js')
 
+/**
+ * The mesh secret every test relay gets (as `RHIZOME_MESH_SECRET`, so `--mesh-secret` in `args`
+ * overrides it): relays refuse mesh links without one. `env: { RHIZOME_MESH_SECRET: '' }` starts a
+ * relay without any.
+ */
+export const TEST_MESH_SECRET = 'rhizome-test-mesh-secret'
+
 export interface RelayOptions {
   /** Data directory; a fresh temp dir (removed at stopAllRelays) when omitted. */
   dataDir?: string
@@ -65,6 +72,7 @@ class RelayHandle implements RelayProcess {
       env: {
         ...process.env,
         RHIZOME_LOG_LEVEL: process.env.RHIZOME_LOG_LEVEL ?? 'warn',
+        RHIZOME_MESH_SECRET: TEST_MESH_SECRET,
         ...this.options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

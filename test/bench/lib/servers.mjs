@@ -68,6 +68,8 @@ export async function startServer(kind, options = {}) {
   if (kind === 'rhizome') {
     data ??= await tempDir('relay')
     args = [RELAY_CLI, '--port', '0', '--data', data, '--log-level', 'warn', ...(options.args ?? [])]
+    // Relays refuse mesh links without a shared secret.
+    env.RHIZOME_MESH_SECRET ??= 'rhizome-bench-mesh-secret'
     if (options.peers?.length) args.push('--peers', options.peers.join(','))
   } else if (kind === 'yws' || kind === 'yws-leveldb') {
     port = await freePort()

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { health, RawClient } from '../../test/support/rawClient.js'
 import { freePort } from '../../test/support/ports.js'
+import { health, RawClient } from '../../test/support/rawClient.js'
 import { eventually, type RelayProcess, startRelay, stopAllRelays } from '../../test/support/relays.js'
 import { MeshReflector } from './support/MeshReflector.js'
 import { startTcpPipe, type TcpPipe } from './support/tcpPipe.js'
@@ -86,9 +86,7 @@ describe('a peer URL that leads back to the relay itself', () => {
 
     await neverConnectedUntil(
       relay,
-      () =>
-        pipe.connections >= 3 &&
-        countLines(relay.log, 'leads back to this relay', `"${self}"`) >= 3,
+      () => pipe.connections >= 3 && countLines(relay.log, 'leads back to this relay', `"${self}"`) >= 3,
       'three dials of each URL',
     )
     // One line per dial, not a flood: at most one for each connection the pipe saw.
@@ -105,5 +103,26 @@ describe('a peer URL that leads back to the relay itself', () => {
       [self, false],
       [pipe.url, false],
     ])
+  })
+})
+
+describe('a relay without a mesh secret', () => {
+  it('refuses mesh links, as dialer and as acceptor; its peers never connect', async () => {
+    const none = { RHIZOME_MESH_SECRET: '' }
+    const a = await startRelay({ env: none })
+    const dialsWithout = await startRelay({ peers: [a.url], env: none })
+    const dialsWith = await startRelay({ peers: [a.url], args: ['--mesh-secret', MESH_SECRET] })
+    await writeText(a, 'unshared/doc', SECRET_TEXT)
+    await neverConnectedUntil(
+      dialsWith,
+      () => countLines(a.log, 'this relay has no --mesh-secret') >= 2,
+      'refusals by the acceptor',
+    )
+    await neverConnectedUntil(
+      dialsWithout,
+      () => countLines(dialsWithout.log, 'this relay has no --mesh-secret') >= 2,
+      'refusals by the dialer',
+    )
+    for (const r of [dialsWith, dialsWithout]) expect((await health(r.httpUrl)).docs).toBe(0)
   })
 })
