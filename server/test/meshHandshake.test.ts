@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto'
+import { decodeMeshMessage, encodeMeshMessage } from '@rhizome/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import { freePort } from '../../test/support/ports.js'
 import { health, RawClient } from '../../test/support/rawClient.js'
 import { eventually, type RelayProcess, startRelay, stopAllRelays } from '../../test/support/relays.js'
@@ -69,6 +72,29 @@ describe('mesh handshake reflection', () => {
     // bound to the claimed store ids and direction, so the victim's dialer refuses it.
     expect(tried[2]!.relayed).toEqual(['d>hello', 'a>challenge'])
     expect(victim.log.join('')).toMatch(/leads back to this relay|failed the mesh secret challenge/)
+  })
+})
+
+describe('mesh protocol versions', () => {
+  it('refuses a hello of mesh protocol 1 (unbound proofs, unsealed frames) before any proof', async () => {
+    const relay = await startRelay({ args: ['--mesh-secret', MESH_SECRET] })
+    const ws = new WebSocket(`${relay.url}/_mesh`)
+    const received: string[] = []
+    ws.on('message', (data: Buffer) => received.push(decodeMeshMessage(new Uint8Array(data)).type))
+    ws.on('open', () =>
+      ws.send(
+        encodeMeshMessage({
+          type: 'hello',
+          version: 1,
+          relayId: 'old-relay',
+          storeId: 'old-store',
+          nonce: randomBytes(32),
+        }),
+      ),
+    )
+    const code = await new Promise<number>((resolve) => ws.on('close', (c) => resolve(c)))
+    expect(code).toBe(4400)
+    expect(received).toEqual([])
   })
 })
 
