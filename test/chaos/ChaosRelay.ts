@@ -35,6 +35,7 @@ export class ChaosRelay {
         TEST_MESH_SECRET,
         ...CHAOS_RELAY_ARGS,
       ],
+      env: { RHIZOME_MESH_SECRET: TEST_MESH_SECRET },
     }))
   }
 

@@ -9,6 +9,8 @@ import { freePort } from './ports.js'
 /** The built relay CLI; `pnpm test` builds it before running any test. */
 export const RELAY_CLI = join(dirname(fileURLToPath(import.meta.url)), '../../server/dist/cli.js')
 
+export { TEST_MESH_SECRET }
+
 export interface RelayOptions {
   /** Data directory; a fresh temp dir (removed at stopAllRelays) when omitted. */
   dataDir?: string

@@ -19,6 +19,7 @@ export {
   encodeMeshMessage,
   MESH_CHUNK_BYTES,
   MESH_MAX_FRAME_BYTES,
+  MESH_NONCE_BYTES,
   MESH_PROTOCOL_VERSION,
   type MeshMessage,
 } from './meshMessages.js'

@@ -2,8 +2,14 @@ import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { ErrorCode, RhizomeError } from './errors.js'
 
-/** Version of the relay-to-relay protocol spoken on `/_mesh`. */
-export const MESH_PROTOCOL_VERSION = 1
+/**
+ * Version of the relay-to-relay protocol spoken on `/_mesh`. 2: proofs bind both relay and store
+ * ids, both nonces and the direction, and every frame after the handshake is `sealed`.
+ */
+export const MESH_PROTOCOL_VERSION = 2
+
+/** Length of each side's handshake nonce; a hello or challenge with another length is malformed. */
+export const MESH_NONCE_BYTES = 32
 
 /** Encoded mesh messages above this size are sent as chunks. */
 export const MESH_CHUNK_BYTES = 1024 * 1024
@@ -24,8 +30,11 @@ export function chunkMeshFrame(frame: Uint8Array): Uint8Array[] {
 
 /**
  * Relay-to-relay messages on `/_mesh`. Handshake: the dialer sends `hello`, the acceptor answers
- * `challenge` (with its proof), the dialer answers `proof`; both proofs are HMACs of both nonces
- * under the mesh secret, so the secret never crosses the wire. Then, in both directions:
+ * `challenge` (with its proof), the dialer answers `proof`; each proof is an HMAC under the mesh
+ * secret over both nonces, both relay and store ids and its direction, so the secret never crosses
+ * the wire and neither proof is valid anywhere else. Every later frame is a `sealed` one: an encoded
+ * message of the kinds below plus a MAC under a per-link, per-direction key that covers the
+ * frame's sequence number on the link. Inside the seals, in both directions:
  * `catalog` pages (anti-entropy), `step1` requests answered by `step2`, live `update`s, cumulative
  * `ack`s of durably stored `step2`/`update` sequence numbers, and `synced` once the sender has
  * pulled everything the other side's catalog offered. A message larger than {@link MESH_CHUNK_BYTES}
@@ -43,6 +52,7 @@ export type MeshMessage =
   | { type: 'ack'; seq: number }
   | { type: 'synced'; round: number }
   | { type: 'chunk'; last: boolean; bytes: Uint8Array }
+  | { type: 'sealed'; body: Uint8Array; mac: Uint8Array }
 
 const tags = {
   hello: 0,
@@ -55,9 +65,10 @@ const tags = {
   ack: 7,
   synced: 8,
   chunk: 9,
+  sealed: 10,
 } as const
 
-/** Encodes one mesh message. */
+/** Encodes one mesh message; {@link decodeMeshMessage} reverses it. */
 export function encodeMeshMessage(m: MeshMessage): Uint8Array {
   const e = encoding.createEncoder()
   encoding.writeVarUint(e, tags[m.type])
@@ -105,6 +116,10 @@ export function encodeMeshMessage(m: MeshMessage): Uint8Array {
     case 'chunk':
       encoding.writeVarUint(e, m.last ? 1 : 0)
       encoding.writeVarUint8Array(e, m.bytes)
+      break
+    case 'sealed':
+      encoding.writeVarUint8Array(e, m.mac)
+      encoding.writeVarUint8Array(e, m.body)
       break
   }
   return encoding.toUint8Array(e)
@@ -178,6 +193,11 @@ export function decodeMeshMessage(frame: Uint8Array): MeshMessage {
       case tags.chunk:
         m = { type: 'chunk', last: decoding.readVarUint(d) === 1, bytes: bytes(d) }
         break
+      case tags.sealed: {
+        const mac = bytes(d)
+        m = { type: 'sealed', mac, body: bytes(d) }
+        break
+      }
       default:
         throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, `unknown mesh message ${tag}`)
     }

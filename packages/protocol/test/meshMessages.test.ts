@@ -7,11 +7,12 @@ import {
   isRhizomeError,
   MESH_CHUNK_BYTES,
   MESH_MAX_FRAME_BYTES,
+  MESH_NONCE_BYTES,
   MESH_PROTOCOL_VERSION,
   type MeshMessage,
 } from '../src/index.js'
 
-const nonce = new Uint8Array(Array.from({ length: 32 }, (_, i) => i * 7))
+const nonce = new Uint8Array(Array.from({ length: MESH_NONCE_BYTES }, (_, i) => i * 7))
 const bytes = new Uint8Array([0, 1, 2, 255])
 
 const messages: MeshMessage[] = [
@@ -36,6 +37,8 @@ const messages: MeshMessage[] = [
   { type: 'synced', round: 3 },
   { type: 'chunk', last: false, bytes },
   { type: 'chunk', last: true, bytes: new Uint8Array() },
+  { type: 'sealed', body: encodeMeshMessage({ type: 'ack', seq: 9 }), mac: new Uint8Array(16).fill(0xa5) },
+  { type: 'sealed', body: new Uint8Array(), mac: new Uint8Array() },
 ]
 
 function expectMalformed(frame: Uint8Array): void {
@@ -63,7 +66,7 @@ describe('mesh messages', () => {
   )
 
   it('raises PROTOCOL_MALFORMED for an unknown tag and for an entry count past the end', () => {
-    expectMalformed(new Uint8Array([10]))
+    expectMalformed(new Uint8Array([11]))
     expectMalformed(new Uint8Array([3, 0, 1, 0xff, 0xff, 0xff, 0x0f]))
     expectMalformed(new Uint8Array([5, 1, 97, 1, 0xff, 0xff, 0xff, 0xff, 0x0f]))
   })
@@ -91,5 +94,15 @@ describe('mesh messages', () => {
     expect(Buffer.from(decoded.update).equals(Buffer.from(update))).toBe(true)
     const small = encodeMeshMessage({ type: 'ack', seq: 1 })
     expect(chunkMeshFrame(small)).toEqual([small])
+  })
+
+  it('keeps a sealed full-size chunk under the mesh frame limit', () => {
+    const [chunk] = chunkMeshFrame(new Uint8Array(MESH_CHUNK_BYTES + 1))
+    const sealed = encodeMeshMessage({ type: 'sealed', body: chunk!, mac: new Uint8Array(32) })
+    expect(sealed.length).toBeLessThanOrEqual(MESH_MAX_FRAME_BYTES)
+  })
+
+  it('speaks mesh protocol version 2 (bound proofs, sealed frames)', () => {
+    expect(MESH_PROTOCOL_VERSION).toBe(2)
   })
 })

@@ -1,7 +1,8 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import {
   CloseCode,
   chunkMeshFrame,
+  closeCodeFor,
   decodeMeshMessage,
   EMPTY_STATE_VECTOR,
   EMPTY_UPDATE,
@@ -9,6 +10,7 @@ import {
   encodeMeshMessage,
   isRhizomeError,
   isValidDocName,
+  MESH_NONCE_BYTES,
   MESH_PROTOCOL_VERSION,
   type MeshMessage,
   RhizomeError,
@@ -17,6 +19,8 @@ import type { WebSocket } from 'ws'
 import type { AckSource } from '../docs/AckTracker.js'
 import type { Logger } from '../logger.js'
 import type { RelayMetrics } from '../metrics.js'
+import { MeshSession } from './MeshSession.js'
+import { deriveLinkKeys, type MeshTranscript, meshProof, verifyMeshProof } from './meshAuth.js'
 
 /** Catalog entries per page. */
 const CATALOG_PAGE = 256
@@ -33,28 +37,21 @@ const HANDSHAKE_TIMEOUT_MS = 10_000
 /** Largest message reassembled from chunks. */
 const MAX_REASSEMBLED_BYTES = 1024 * 1024 * 1024
 
-function proof(
-  secret: string,
-  role: 'dialer' | 'acceptor',
-  dialerNonce: Uint8Array,
-  acceptorNonce: Uint8Array,
-) {
-  return createHmac('sha256', secret).update(role).update(dialerNonce).update(acceptorNonce).digest()
-}
+/**
+ * Dialed links of this process still in their handshake, by hello nonce: a hello that arrives on
+ * `/_mesh` with one of these nonces is our own, come back through a peer URL that leads to us.
+ */
+const dialing = new Map<string, PeerLink>()
 
 function malformedMesh(detail: string): RhizomeError {
   return new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, `malformed mesh message: ${detail}`)
-}
-
-function sameProof(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b)
 }
 
 /** What a link needs from the relay's mesh. */
 export interface PeerLinkHost {
   readonly relayId: string
   readonly storeId: string
-  /** The mesh secret both ends prove (docs/PROTOCOL.md, mesh section). */
+  /** The mesh secret both ends prove (docs/PROTOCOL.md, mesh section); empty: no links at all. */
   readonly meshSecret: string
   readonly log: Logger
   readonly metrics: RelayMetrics
@@ -98,8 +95,11 @@ export class PeerLink implements AckSource {
   /** We pulled a full catalog of the peer's. */
   pulledRounds = 0
   state: 'handshake' | 'open' | 'closed' = 'handshake'
-  readonly #nonce = randomBytes(32)
-  #peerNonce: Uint8Array | null = null
+  readonly #nonce = randomBytes(MESH_NONCE_BYTES)
+  /** Set once the peer's hello (acceptor) or challenge (dialer) is accepted. */
+  #transcript: MeshTranscript | null = null
+  /** Seals and opens every frame once the link is open. */
+  #session: MeshSession | null = null
   #inbound: Uint8Array[] = []
   #draining = false
   #paused = false
@@ -137,7 +137,9 @@ export class PeerLink implements AckSource {
     }, HANDSHAKE_TIMEOUT_MS)
     this.#handshakeTimer.unref()
     if (role === 'dialer') {
-      const hello = () =>
+      dialing.set(this.#nonce.toString('hex'), this)
+      const hello = () => {
+        if (!host.meshSecret) return this.#refuseWithoutSecret()
         this.#send({
           type: 'hello',
           version: MESH_PROTOCOL_VERSION,
@@ -145,6 +147,7 @@ export class PeerLink implements AckSource {
           storeId: host.storeId,
           nonce: this.#nonce,
         })
+      }
       if (ws.readyState === ws.OPEN) hello()
       else ws.once('open', hello)
     }
@@ -165,7 +168,11 @@ export class PeerLink implements AckSource {
     if (m.type === 'update' || m.type === 'step2') {
       this.host.metrics.replicationBytes.inc({ peer: this.peerRelayId, direction: 'out' }, m.update.length)
     }
-    for (const frame of chunkMeshFrame(encodeMeshMessage(m))) this.ws.send(frame, this.#onFrameWritten)
+    // Each wire frame (each chunk) is sealed on its own, so a receiver authenticates every frame
+    // before it buffers any of it.
+    const session = this.#session
+    for (const frame of chunkMeshFrame(encodeMeshMessage(m)))
+      this.ws.send(session ? session.seal(frame) : frame, this.#onFrameWritten)
   }
 
   /** Closes the link; the dialer side reconnects with backoff. */
@@ -178,6 +185,7 @@ export class PeerLink implements AckSource {
   #onClose(): void {
     if (this.state === 'closed') return
     clearTimeout(this.#handshakeTimer)
+    dialing.delete(this.#nonce.toString('hex'))
     this.#chunks = []
     const wasOpen = this.state === 'open'
     this.state = 'closed'
@@ -206,10 +214,15 @@ export class PeerLink implements AckSource {
           this.ws.resume()
         }
         try {
-          const message = this.#reassemble(decodeMeshMessage(frame))
+          const message = this.#reassemble(this.#unseal(decodeMeshMessage(frame)))
           if (message) await this.#handle(message)
         } catch (err) {
-          if (isRhizomeError(err) && err.code === 'PROTOCOL_MALFORMED') {
+          if (isRhizomeError(err, ErrorCode.AUTH_INVALID)) {
+            // Not from the holder of this link's key (or replayed, reordered, reflected): 4401 like
+            // a failed handshake, while 4400 stays for authentic frames a peer got wrong.
+            this.host.log.warn({ peer: this.peerRelayId, err: err.message }, 'unauthenticated mesh frame')
+            this.close(closeCodeFor(err), 'mesh frame failed authentication')
+          } else if (isRhizomeError(err) && err.code === 'PROTOCOL_MALFORMED') {
             this.host.log.warn({ peer: this.peerRelayId, err: err.message }, 'malformed mesh message')
             this.close(CloseCode.MALFORMED, err.message)
           } else {
@@ -222,6 +235,13 @@ export class PeerLink implements AckSource {
     } finally {
       this.#draining = false
     }
+  }
+
+  /** Before the handshake ends frames are plain; after it, each must be sealed under the link's key. */
+  #unseal(m: MeshMessage): MeshMessage {
+    if (this.#session) return decodeMeshMessage(this.#session.open(m))
+    if (m.type === 'sealed') throw malformedMesh('sealed frame before the handshake')
+    return m
   }
 
   /** Collects chunks; returns the message once whole (or at once when it was not chunked). */
@@ -285,46 +305,90 @@ export class PeerLink implements AckSource {
 
   #handshake(m: MeshMessage): void {
     const secret = this.host.meshSecret
-    if (this.role === 'acceptor' && m.type === 'hello') {
+    if (!secret) return this.#refuseWithoutSecret(m.type === 'hello' ? m.relayId : undefined)
+    const own = { relayId: this.host.relayId, storeId: this.host.storeId, nonce: this.#nonce }
+    if (this.role === 'acceptor' && m.type === 'hello' && !this.#transcript) {
       if (m.version !== MESH_PROTOCOL_VERSION)
         return this.close(CloseCode.MALFORMED, 'unsupported mesh version')
-      this.#peerNonce = m.nonce
+      if (m.nonce.length !== MESH_NONCE_BYTES) throw malformedMesh('nonce length')
+      // Refused before we send a proof of ours: our own hello came back (a peer URL that leads to
+      // us, or someone reflecting it), or someone claims our store.
+      const ownDial = dialing.get(Buffer.from(m.nonce).toString('hex'))
+      if (ownDial) {
+        ownDial.#leadsBack()
+        return this.close(CloseCode.UNAUTHORIZED, 'mesh link to itself')
+      }
+      if (m.storeId === own.storeId) {
+        this.host.log.warn({ claimed: m.relayId }, "refused a mesh hello that claims this relay's own store")
+        return this.close(CloseCode.UNAUTHORIZED, 'mesh link to itself')
+      }
       this.peerRelayId = m.relayId
       this.peerStoreId = m.storeId
+      this.#transcript = {
+        version: m.version,
+        dialer: { relayId: m.relayId, storeId: m.storeId, nonce: m.nonce },
+        acceptor: own,
+      }
       this.#send({
         type: 'challenge',
-        relayId: this.host.relayId,
-        storeId: this.host.storeId,
-        nonce: this.#nonce,
-        proof: proof(secret, 'acceptor', m.nonce, this.#nonce),
+        relayId: own.relayId,
+        storeId: own.storeId,
+        nonce: own.nonce,
+        proof: meshProof(secret, 'acceptor->dialer', this.#transcript),
       })
       return
     }
-    if (this.role === 'acceptor' && m.type === 'proof' && this.#peerNonce) {
-      if (!sameProof(m.proof, proof(secret, 'dialer', this.#peerNonce, this.#nonce))) {
+    if (this.role === 'acceptor' && m.type === 'proof' && this.#transcript) {
+      if (!verifyMeshProof(secret, 'dialer->acceptor', this.#transcript, m.proof)) {
         this.host.log.warn({ peer: this.peerRelayId }, 'peer failed the mesh secret challenge')
         return this.close(CloseCode.UNAUTHORIZED, 'mesh authentication failed')
       }
-      return this.#opened()
+      return this.#opened(secret, this.#transcript)
     }
-    if (this.role === 'dialer' && m.type === 'challenge') {
-      if (!sameProof(m.proof, proof(secret, 'acceptor', this.#nonce, m.nonce))) {
+    if (this.role === 'dialer' && m.type === 'challenge' && !this.#transcript) {
+      if (m.nonce.length !== MESH_NONCE_BYTES) throw malformedMesh('nonce length')
+      // Our proof is not sent to an acceptor that claims our own store: it would be reflected.
+      if (m.storeId === own.storeId) return this.#leadsBack()
+      const transcript: MeshTranscript = {
+        version: MESH_PROTOCOL_VERSION,
+        dialer: own,
+        acceptor: { relayId: m.relayId, storeId: m.storeId, nonce: m.nonce },
+      }
+      if (!verifyMeshProof(secret, 'acceptor->dialer', transcript, m.proof)) {
         this.host.log.warn({ peer: this.url }, 'peer failed the mesh secret challenge')
         return this.close(CloseCode.UNAUTHORIZED, 'mesh authentication failed')
       }
+      this.#transcript = transcript
       this.peerRelayId = m.relayId
       this.peerStoreId = m.storeId
-      this.#send({ type: 'proof', proof: proof(secret, 'dialer', this.#nonce, m.nonce) })
-      return this.#opened()
+      this.#send({ type: 'proof', proof: meshProof(secret, 'dialer->acceptor', transcript) })
+      return this.#opened(secret, transcript)
     }
     this.close(CloseCode.UNAUTHORIZED, 'mesh handshake expected')
   }
 
-  #opened(): void {
+  /** Our dialed URL leads back to this relay: say so once for this dial, and retry later. */
+  #leadsBack(): void {
+    if (this.state === 'closed') return
+    this.host.log.warn(
+      { peer: this.url },
+      'peer URL leads back to this relay (its own handshake or store id came back): not a peer',
+    )
+    this.close(CloseCode.UNAUTHORIZED, 'mesh link to itself')
+  }
+
+  #refuseWithoutSecret(claimed?: string): void {
+    this.host.log.warn({ peer: this.url ?? claimed }, 'refused a mesh link: this relay has no --mesh-secret')
+    this.close(CloseCode.UNAUTHORIZED, 'no mesh secret')
+  }
+
+  #opened(secret: string, transcript: MeshTranscript): void {
     if (this.peerStoreId === this.host.storeId) {
-      this.close(CloseCode.MALFORMED, 'connected to itself')
+      this.close(CloseCode.UNAUTHORIZED, 'mesh link to itself')
       return
     }
+    dialing.delete(this.#nonce.toString('hex'))
+    this.#session = new MeshSession(deriveLinkKeys(secret, transcript, this.role))
     this.state = 'open'
     clearTimeout(this.#handshakeTimer)
     this.host.onLinkOpen(this)
