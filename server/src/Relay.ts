@@ -1,8 +1,10 @@
 import type { Server } from 'node:http'
 import { CloseCode } from '@rhizome/protocol'
 import { DocStore } from '@rhizome/store'
+import { ChangeNotifier } from './changes/ChangeNotifier.js'
+import { originClassifier } from './changes/changeOrigin.js'
+import { type Authorizer, createAuthorizer } from './connections/Authorizer.js'
 import { Keepalive } from './connections/Keepalive.js'
-import { TokenVerifier } from './connections/TokenVerifier.js'
 import type { AdmittedClient } from './connections/UpgradeRouter.js'
 import { UpgradeRouter } from './connections/UpgradeRouter.js'
 import { openDatabase } from './database/openDatabase.js'
@@ -10,11 +12,14 @@ import type { AckSource } from './docs/AckTracker.js'
 import { ClientConnection } from './docs/ClientConnection.js'
 import { DocRegistry } from './docs/DocRegistry.js'
 import { createServer } from './http/createServer.js'
+import { DocApi } from './http/DocApi.js'
 import { handleHttp } from './http/handleHttp.js'
 import { createLogger, type Logger } from './logger.js'
 import { Mesh } from './mesh/Mesh.js'
+import { PeerLink } from './mesh/PeerLink.js'
 import { RelayMetrics } from './metrics.js'
 import type { RelayOptions } from './options.js'
+import { WebhookNotifier } from './webhooks/WebhookNotifier.js'
 
 /**
  * A relay: one HTTP + WebSocket server holding a full replica of every document it has seen,
@@ -25,7 +30,10 @@ export class Relay {
   readonly metrics = new RelayMetrics()
   readonly log: Logger
   readonly #connections = new Set<ClientConnection>()
-  readonly #verifier: TokenVerifier | null
+  readonly #authorizer: Authorizer
+  #changes: ChangeNotifier | null = null
+  #webhook: WebhookNotifier | null = null
+  #docApi: DocApi | null = null
   #server: Server | null = null
   #router: UpgradeRouter | null = null
   #keepalive: Keepalive | null = null
@@ -43,7 +51,7 @@ export class Relay {
     log?: Logger,
   ) {
     this.log = log ?? createLogger(options.logLevel)
-    this.#verifier = options.authSecret ? new TokenVerifier(options.authSecret) : null
+    this.#authorizer = createAuthorizer(options, this.log)
   }
 
   /** `ws://host:port` (or `wss://`) this relay listens on. */
@@ -70,9 +78,29 @@ export class Relay {
     this.#store = store
     this.id = options.id ?? `relay-${store.id.slice(0, 8)}`
     const relay = this
+    // Durable changes go to the app's onChange and, when first-hand, to the webhook (section 10).
+    const webhook =
+      options.webhook && options.webhookSecret
+        ? new WebhookNotifier({
+            url: options.webhook,
+            secret: options.webhookSecret,
+            relayId: this.id,
+            log,
+            registry: metrics.registry,
+          })
+        : null
+    this.#webhook = webhook
+    const changes = new ChangeNotifier({
+      onChange: options.onChange,
+      webhook,
+      log,
+      classify: originClassifier((origin) => origin instanceof PeerLink),
+    })
+    this.#changes = changes
     const docs = new DocRegistry(store, options.idleMs, log, metrics, {
       onUpdate: (name, update, origin) => this.#mesh?.forward(name, update, origin),
       onCorrupt: (name) => this.#mesh?.requestRepair(name),
+      onDurable: (name, update, origin) => changes.durable(name, update, origin),
       get closing() {
         return relay.#closing
       },
@@ -107,20 +135,28 @@ export class Relay {
           })
         },
       },
-      this.#verifier,
+      this.#authorizer,
       keepalive,
       { maxMessageBytes: options.maxMessageBytes, maxConnectionsPerIp: options.maxConnectionsPerIp },
     )
     this.#router = router
+    const docApi = new DocApi({
+      docs,
+      authorizer: this.#authorizer,
+      maxMessageBytes: options.maxMessageBytes,
+      log,
+      get closing() {
+        return relay.#closing
+      },
+      ackTargets: () => mesh.ackTargets(),
+    })
+    this.#docApi = docApi
     const httpHost = {
       id: this.id,
       store,
       metrics,
-      authRequired: this.#verifier !== null,
-      verifyToken: (token: string | null | undefined) => {
-        if (!this.#verifier) throw new TypeError('the relay has no auth secret')
-        return this.#verifier.verify(token)
-      },
+      authorizer: this.#authorizer,
+      docApi,
       peerStatus: () => mesh.peerStatus(),
       get recovering() {
         return mesh.recovering
@@ -191,6 +227,7 @@ export class Relay {
   /** Peer acknowledgements arrived: connections waiting for copies re-evaluate. */
   #onPeerAck(): void {
     for (const conn of this.#connections) if (conn.hasPendingAcks) conn.reevaluateAcks()
+    this.#docApi?.onPeerAck()
   }
 
   /**
@@ -211,6 +248,10 @@ export class Relay {
     for (const conn of [...this.#connections]) conn.close(CloseCode.GOING_AWAY, 'relay shutting down')
     this.#router?.closeAll(CloseCode.GOING_AWAY, 'relay shutting down')
     await flush()
+    this.#docApi?.stop()
+    // Everything is committed: the last durable changes reach onChange, the webhook one last try.
+    this.#changes?.stop()
+    await this.#webhook?.stop()
     if (this.#store) await this.#store.close()
     // Sockets that do not answer the close handshake are cut.
     const cut = setTimeout(() => {

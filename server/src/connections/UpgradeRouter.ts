@@ -1,29 +1,16 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
-import {
-  CloseCode,
-  closeCodeFor,
-  ErrorCode,
-  grantsDoc,
-  parseDocName,
-  RhizomeError,
-  type TokenAccess,
-} from '@rhizome/protocol'
+import { CloseCode, closeCodeFor, ErrorCode, parseDocName, RhizomeError } from '@rhizome/protocol'
 import { type WebSocket, WebSocketServer } from 'ws'
 import { type Logger, redactUrl } from '../logger.js'
 import type { RelayMetrics } from '../metrics.js'
+import type { Authorizer, Grant } from './Authorizer.js'
 import { IpAdmission } from './IpAdmission.js'
 import type { Keepalive } from './Keepalive.js'
 import { closeOversizeAs4413, refuseSocket, refuseUpgrade } from './refusal.js'
-import type { TokenVerifier } from './TokenVerifier.js'
 
 /** What a client socket was granted: its access level, and the token's subject and expiry. */
-export interface ClientGrant {
-  access: TokenAccess
-  sub?: string
-  /** Seconds since the epoch; the socket is closed with 4401 then. */
-  exp?: number
-}
+export type ClientGrant = Grant
 
 /** A client socket that passed admission and auth, with the frames it sent meanwhile. */
 export interface AdmittedClient {
@@ -70,7 +57,7 @@ export class UpgradeRouter {
 
   constructor(
     private readonly host: UpgradeHost,
-    private readonly verifier: TokenVerifier | null,
+    private readonly authorizer: Authorizer,
     private readonly keepalive: Keepalive,
     limits: UpgradeLimits,
   ) {
@@ -112,14 +99,14 @@ export class UpgradeRouter {
     }
     if (!this.#admission.admit(req, socket)) return refuseUpgrade(socket, 429)
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      this.#authorize(ws, name, query).catch((err) => {
+      this.#authorize(ws, name, query, req).catch((err) => {
         this.host.log.error({ err, doc: name }, 'failed to accept a socket')
         ws.close(CloseCode.TRANSIENT, 'relay error')
       })
     })
   }
 
-  async #authorize(ws: WebSocket, name: string, query: URLSearchParams): Promise<void> {
+  async #authorize(ws: WebSocket, name: string, query: URLSearchParams, req: IncomingMessage): Promise<void> {
     this.keepalive.watch(ws)
     closeOversizeAs4413(ws)
     ws.on('error', () => {})
@@ -128,17 +115,17 @@ export class UpgradeRouter {
     const buffer = (data: Buffer) => early.push(data)
     ws.on('message', buffer)
     let grant: ClientGrant = { access: 'admin' }
-    if (this.verifier) {
-      let sub: string | undefined
+    if (this.authorizer.required) {
       try {
-        const claims = await this.verifier.verify(query.get('token'))
-        sub = claims.sub
-        if (!grantsDoc(claims, name)) throw new RhizomeError(ErrorCode.AUTH_FORBIDDEN, 'document not granted')
-        grant = { access: claims.access, sub: claims.sub, exp: claims.exp }
+        // Writes are checked per message (ClientConnection): a read grant opens the socket.
+        grant = await this.authorizer.authorize(
+          { token: query.get('token'), doc: name, request: req },
+          'read',
+        )
       } catch (err) {
         const code = closeCodeFor(err)
         const reason = err instanceof Error ? err.message : 'unauthorized'
-        this.host.log.info({ doc: name, code, reason, sub }, 'refused socket')
+        this.host.log.info({ doc: name, code, reason }, 'refused socket')
         this.host.metrics.closes.inc({ code: String(code) })
         return refuseSocket(ws, code, reason)
       }
