@@ -1,10 +1,12 @@
 import type { Server } from 'node:http'
 import { CloseCode } from '@rhizome/protocol'
 import { DocStore } from '@rhizome/store'
+import { ChangeNotifier } from './changes/ChangeNotifier.js'
+import { originClassifier } from './changes/changeOrigin.js'
+import { type Authorizer, createAuthorizer } from './connections/Authorizer.js'
 import { DocCreationBudget, docCreationKey } from './connections/DocCreationBudget.js'
 import { Keepalive } from './connections/Keepalive.js'
 import { OutboundBudget } from './connections/OutboundBudget.js'
-import { TokenVerifier } from './connections/TokenVerifier.js'
 import type { AdmittedClient } from './connections/UpgradeRouter.js'
 import { UpgradeRouter } from './connections/UpgradeRouter.js'
 import { openDatabase } from './database/openDatabase.js'
@@ -13,12 +15,15 @@ import type { AckSource } from './docs/AckTracker.js'
 import { ClientConnection } from './docs/ClientConnection.js'
 import { DocRegistry } from './docs/DocRegistry.js'
 import { createServer } from './http/createServer.js'
+import { DocApi } from './http/DocApi.js'
 import { handleHttp } from './http/handleHttp.js'
 import { createLogger, type Logger } from './logger.js'
 import { Mesh } from './mesh/Mesh.js'
+import { PeerLink } from './mesh/PeerLink.js'
 import { RelayMetrics } from './metrics.js'
 import type { RelayOptions } from './options.js'
 import { SessionHub } from './sessions/SessionHub.js'
+import { WebhookNotifier } from './webhooks/WebhookNotifier.js'
 
 /**
  * A relay: one HTTP + WebSocket server holding a full replica of every document it has seen,
@@ -29,7 +34,10 @@ export class Relay {
   readonly metrics = new RelayMetrics()
   readonly log: Logger
   readonly #connections = new Set<ClientConnection>()
-  readonly #verifier: TokenVerifier | null
+  readonly #authorizer: Authorizer
+  #changes: ChangeNotifier | null = null
+  #webhook: WebhookNotifier | null = null
+  #docApi: DocApi | null = null
   /** Unsent bytes of all client sockets, in total and per IP (docs/PROTOCOL.md section 4: 4500). */
   readonly #outbound: OutboundBudget
   /** New documents per minute per token (or anonymous IP): 4429 past it. */
@@ -53,7 +61,7 @@ export class Relay {
     log?: Logger,
   ) {
     this.log = log ?? createLogger(options.logLevel)
-    this.#verifier = options.authSecret ? new TokenVerifier(options.authSecret) : null
+    this.#authorizer = createAuthorizer(options, this.log)
     this.#outbound = new OutboundBudget(
       { maxBytes: options.maxOutboundBytes, maxBytesPerIp: options.maxOutboundBytesPerIp },
       { onEvicted: (scope) => this.metrics.outboundEvictions.inc({ scope }) },
@@ -88,6 +96,25 @@ export class Relay {
     this.#store = store
     this.id = options.id ?? `relay-${store.id.slice(0, 8)}`
     const relay = this
+    // Durable changes go to the app's onChange and, when first-hand, to the webhook (section 10).
+    const webhook =
+      options.webhook && options.webhookSecret
+        ? new WebhookNotifier({
+            url: options.webhook,
+            secret: options.webhookSecret,
+            relayId: this.id,
+            log,
+            registry: metrics.registry,
+          })
+        : null
+    this.#webhook = webhook
+    const changes = new ChangeNotifier({
+      onChange: options.onChange,
+      webhook,
+      log,
+      classify: originClassifier((origin) => origin instanceof PeerLink),
+    })
+    this.#changes = changes
     const docs = new DocRegistry(
       store,
       // Held updates (waiting for missing structs) per document: one maximal message.
@@ -106,6 +133,7 @@ export class Relay {
           this.#sessions?.publish(name, update, origin)
         },
         onCorrupt: (name) => this.#mesh?.requestRepair(name),
+        onDurable: (name, update, origin) => changes.durable(name, update, origin),
         get closing() {
           return relay.#closing
         },
@@ -163,20 +191,28 @@ export class Relay {
         },
         acceptSession: (admitted) => sessions.accept(admitted),
       },
-      this.#verifier,
+      this.#authorizer,
       keepalive,
       { maxMessageBytes: options.maxMessageBytes, maxConnectionsPerIp: options.maxConnectionsPerIp },
     )
     this.#router = router
+    const docApi = new DocApi({
+      docs,
+      authorizer: this.#authorizer,
+      maxMessageBytes: options.maxMessageBytes,
+      log,
+      get closing() {
+        return relay.#closing
+      },
+      ackTargets: () => mesh.ackTargets(),
+    })
+    this.#docApi = docApi
     const httpHost = {
       id: this.id,
       store,
       metrics,
-      authRequired: this.#verifier !== null,
-      verifyToken: (token: string | null | undefined) => {
-        if (!this.#verifier) throw new TypeError('the relay has no auth secret')
-        return this.#verifier.verify(token)
-      },
+      authorizer: this.#authorizer,
+      docApi,
       outboundBytes: () => this.#outbound.bufferedBytes,
       peerStatus: () => mesh.peerStatus(),
       get recovering() {
@@ -278,6 +314,7 @@ export class Relay {
   /** Peer acknowledgements arrived: connections waiting for copies re-evaluate. */
   #onPeerAck(): void {
     for (const conn of this.#connections) if (conn.hasPendingAcks) conn.reevaluateAcks()
+    this.#docApi?.onPeerAck()
     this.#sessions?.onPeerAck()
   }
 
@@ -301,6 +338,10 @@ export class Relay {
     this.#sessions?.closeAll(CloseCode.GOING_AWAY, 'relay shutting down')
     this.#router?.closeAll(CloseCode.GOING_AWAY, 'relay shutting down')
     await flush()
+    this.#docApi?.stop()
+    // Everything is committed: the last durable changes reach onChange, the webhook one last try.
+    this.#changes?.stop()
+    await this.#webhook?.stop()
     if (this.#store) await this.#store.close()
     // Sockets that do not answer the close handshake are cut.
     const cut = setTimeout(() => {

@@ -1,3 +1,11 @@
+export { type ChangeEvent, type ChangeHook, type ChangeOrigin, HTTP_ORIGIN } from './changes/changeOrigin.js'
+export {
+  type AuthenticateHook,
+  type AuthenticateRequest,
+  type Authorizer,
+  createAuthorizer,
+  type Grant,
+} from './connections/Authorizer.js'
 export { type AckSource, AckTracker } from './docs/AckTracker.js'
 export { DocRegistry } from './docs/DocRegistry.js'
 export { LOAD_ORIGIN, RelayDoc } from './docs/RelayDoc.js'
@@ -11,3 +19,9 @@ export {
   type RelayOptions,
 } from './options.js'
 export { Relay } from './Relay.js'
+export { type RunningRelay, type StartRelayOptions, startRelay } from './startRelay.js'
+export {
+  signWebhookBody,
+  verifyWebhookSignature,
+  WEBHOOK_SIGNATURE_HEADER,
+} from './webhooks/webhookSignature.js'

@@ -1,4 +1,6 @@
 import { ErrorCode, RhizomeError } from '@rhizome/protocol'
+import type { ChangeHook } from './changes/changeOrigin.js'
+import type { AuthenticateHook } from './connections/Authorizer.js'
 import { checkSecret } from './secrets.js'
 
 /** Everything a relay can be configured with; the CLI maps docs/PROTOCOL.md section 1 onto it. */
@@ -40,6 +42,14 @@ export interface RelayOptions {
   tlsCert?: string
   tlsKey?: string
   logLevel: string
+  /** `--webhook`: receiver of change notifications (docs/PROTOCOL.md section 10). */
+  webhook?: string
+  /** `--webhook-secret`: HMAC key of the webhook signature; required with `webhook`. */
+  webhookSecret?: string
+  /** Embedding only (`startRelay`): replaces JWT checks. */
+  authenticate?: AuthenticateHook
+  /** Embedding only (`startRelay`): runs after each update is durable. */
+  onChange?: ChangeHook
 }
 
 export const DEFAULT_PORT = 4440
@@ -74,7 +84,7 @@ function usage(message: string): RhizomeError {
   return new RhizomeError(ErrorCode.USAGE, message)
 }
 
-type Kind = 'int' | 'string' | 'flag' | 'list' | 'host' | 'secret'
+type Kind = 'int' | 'string' | 'flag' | 'list' | 'host' | 'secret' | 'http-url'
 
 interface Spec {
   key: keyof RelayOptions
@@ -110,6 +120,8 @@ const specs: Record<string, Spec> = {
   '--tls-cert': { key: 'tlsCert', kind: 'string', env: 'RHIZOME_TLS_CERT' },
   '--tls-key': { key: 'tlsKey', kind: 'string', env: 'RHIZOME_TLS_KEY' },
   '--log-level': { key: 'logLevel', kind: 'string', env: 'RHIZOME_LOG_LEVEL' },
+  '--webhook': { key: 'webhook', kind: 'http-url', env: 'RHIZOME_WEBHOOK' },
+  '--webhook-secret': { key: 'webhookSecret', kind: 'secret', env: 'RHIZOME_WEBHOOK_SECRET' },
 }
 
 const levels = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
@@ -147,17 +159,38 @@ function convert(option: string, spec: Spec, raw: string): unknown {
       return raw
     case 'secret':
       return checkSecret(option, raw)
+    case 'http-url':
+      return checkHttpUrl(option, raw)
     default:
       if (raw === '') throw usage(`${option} needs a value`)
       return raw
   }
 }
 
+function checkHttpUrl(option: string, raw: string): string {
+  let parsed: URL
+  try {
+    parsed = new URL(raw)
+  } catch {
+    throw usage(`${option} needs an http:// or https:// URL`)
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw usage(`${option} must be an http:// or https:// URL, got '${parsed.protocol}'`)
+  }
+  return raw
+}
+
 /**
  * Parses relay CLI arguments over environment variables over defaults.
+ * @param embedding `authenticate`: an embedding app's hook checks every client, so a non-loopback
+ *   host needs no `--auth-secret`.
  * @throws RhizomeError USAGE with a one-line message naming the offending option.
  */
-export function parseRelayOptions(argv: string[], env: NodeJS.ProcessEnv = {}): RelayOptions {
+export function parseRelayOptions(
+  argv: string[],
+  env: NodeJS.ProcessEnv = {},
+  embedding: { authenticate?: boolean } = {},
+): RelayOptions {
   const options = defaultRelayOptions() as unknown as Record<string, unknown>
   for (const [option, spec] of Object.entries(specs)) {
     const value = spec.env ? env[spec.env] : undefined
@@ -197,7 +230,19 @@ export function parseRelayOptions(argv: string[], env: NodeJS.ProcessEnv = {}): 
     // who can reach the port, loopback included (docs/PROTOCOL.md section 1).
     throw usage('--mesh-secret is required with --peers')
   }
-  if (!isLoopbackHost(result.host) && !result.authSecret && !result.insecureNoAuth) {
+  if (result.webhook !== undefined && result.webhookSecret === undefined) {
+    // An unsigned notification could be forged by anyone who can reach the receiver.
+    throw usage('--webhook-secret is required with --webhook')
+  }
+  if (result.webhookSecret !== undefined && result.webhook === undefined) {
+    throw usage('--webhook is required with --webhook-secret')
+  }
+  if (
+    !isLoopbackHost(result.host) &&
+    !result.authSecret &&
+    !result.insecureNoAuth &&
+    !embedding.authenticate
+  ) {
     throw usage(
       `--host ${result.host} is not loopback: set --auth-secret, or --insecure-no-auth to serve anonymous clients`,
     )
@@ -240,4 +285,7 @@ export const RELAY_USAGE = `Usage: rhizome-relay [options]
   --db-max-open-files N    LevelDB open (memory-mapped) files       [1000]
   --tls-cert FILE --tls-key FILE   serve wss:// and https://         [RHIZOME_TLS_CERT/KEY]
   --log-level L            trace|debug|info|warn|error|silent       [RHIZOME_LOG_LEVEL, info]
+  --webhook URL            POST {"doc","relay","at"} here after changes are durable [RHIZOME_WEBHOOK]
+  --webhook-secret S       HMAC-SHA256 key of X-Rhizome-Signature (>= 16 bytes); required
+                           with --webhook                           [RHIZOME_WEBHOOK_SECRET]
 `

@@ -5,26 +5,19 @@ import {
   closeCodeFor,
   ErrorCode,
   encodeSessionMessage,
-  grantsDoc,
   parseDocName,
   RhizomeError,
-  type TokenAccess,
 } from '@rhizome/protocol'
 import { type WebSocket, WebSocketServer } from 'ws'
 import { type Logger, redactUrl } from '../logger.js'
 import type { RelayMetrics } from '../metrics.js'
+import type { Authorizer, Grant } from './Authorizer.js'
 import { IpAdmission } from './IpAdmission.js'
 import type { Keepalive } from './Keepalive.js'
 import { closeOversizeAs4413, refuseSocket, refuseUpgrade } from './refusal.js'
-import type { TokenVerifier } from './TokenVerifier.js'
 
 /** What a client socket was granted: its access level, and the token's subject and expiry. */
-export interface ClientGrant {
-  access: TokenAccess
-  sub?: string
-  /** Seconds since the epoch; the socket is closed with 4401 then. */
-  exp?: number
-}
+export type ClientGrant = Grant
 
 /** What a device session was granted: a client grant plus the token's document patterns. */
 export interface SessionGrant extends ClientGrant {
@@ -105,7 +98,7 @@ export class UpgradeRouter {
 
   constructor(
     private readonly host: UpgradeHost,
-    private readonly verifier: TokenVerifier | null,
+    private readonly authorizer: Authorizer,
     private readonly keepalive: Keepalive,
     limits: UpgradeLimits,
   ) {
@@ -140,7 +133,7 @@ export class UpgradeRouter {
     if (path === '/_session') {
       if (!this.#admission.admit(req, socket)) return refuseUpgrade(socket, 429)
       this.#wss.handleUpgrade(req, socket, head, (ws) => {
-        this.#authorize(ws, null, query, req.socket.remoteAddress ?? 'unknown').catch((err) => {
+        this.#authorize(ws, null, query, req).catch((err) => {
           this.host.log.error({ err }, 'failed to accept a session')
           ws.close(CloseCode.TRANSIENT, 'relay error')
         })
@@ -157,15 +150,25 @@ export class UpgradeRouter {
     }
     if (!this.#admission.admit(req, socket)) return refuseUpgrade(socket, 429)
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      this.#authorize(ws, name, query, req.socket.remoteAddress ?? 'unknown').catch((err) => {
+      this.#authorize(ws, name, query, req).catch((err) => {
         this.host.log.error({ err, doc: name }, 'failed to accept a socket')
         ws.close(CloseCode.TRANSIENT, 'relay error')
       })
     })
   }
 
-  /** Checks the token of a document socket (`name`) or a device session (`name` null), then hands it on. */
-  async #authorize(ws: WebSocket, name: string | null, query: URLSearchParams, ip: string): Promise<void> {
+  /**
+   * Checks the token of a document socket (`name`) or a device session (`name` null) through the
+   * relay's authorizer, then hands it on. With an `authenticate` hook, a session is authorized once,
+   * for every document (`doc: null`); with JWTs, per document against the token's patterns.
+   */
+  async #authorize(
+    ws: WebSocket,
+    name: string | null,
+    query: URLSearchParams,
+    req: IncomingMessage,
+  ): Promise<void> {
+    const ip = req.socket.remoteAddress ?? 'unknown'
     this.keepalive.watch(ws)
     closeOversizeAs4413(ws)
     ws.on('error', () => {})
@@ -174,24 +177,23 @@ export class UpgradeRouter {
     const buffer = (data: Buffer) => early.push(data)
     ws.on('message', buffer)
     let grant: SessionGrant = { access: 'admin', docs: ['**'] }
-    if (this.verifier) {
-      let sub: string | undefined
+    if (this.authorizer.required) {
       try {
-        const claims = await this.verifier.verify(query.get('token'))
-        sub = claims.sub
-        if (name !== null && !grantsDoc(claims, name)) {
-          throw new RhizomeError(ErrorCode.AUTH_FORBIDDEN, 'document not granted')
-        }
-        grant = { access: claims.access, sub: claims.sub, exp: claims.exp, docs: claims.docs }
+        // Writes are checked per message: a read grant opens the socket.
+        const granted = await this.authorizer.authorize(
+          { token: query.get('token'), doc: name, request: req },
+          'read',
+        )
+        grant = { ...granted, docs: granted.docs ? [...granted.docs] : ['**'] }
       } catch (err) {
         const code = closeCodeFor(err)
         const reason = err instanceof Error ? err.message : 'unauthorized'
-        this.host.log.info({ doc: name ?? '/_session', code, reason, sub }, 'refused socket')
+        this.host.log.info({ doc: name ?? '/_session', code, reason }, 'refused socket')
         this.host.metrics.closes.inc({ code: String(code) })
         return refuseSocket(ws, code, reason)
       }
     }
-    const token = this.verifier ? query.get('token') : null
+    const token = this.authorizer.required ? query.get('token') : null
     // A session is charged per document it creates (SessionDocs); a document socket here.
     if (name !== null && !(await this.host.admitDocument({ name, grant, ip, token }))) {
       this.host.metrics.closes.inc({ code: String(CloseCode.RATE_LIMITED) })

@@ -28,6 +28,11 @@ export interface DocRegistryEvents {
   onCorrupt(name: string): void
   /** True while the relay shuts down (a closed store is then no failure). */
   readonly closing: boolean
+  /**
+   * An update that changed a document is durable in the store (see {@link DocRegistry.reportDurable}).
+   * Must not throw; it runs on the commit's path, so anything slow belongs on a later turn.
+   */
+  onDurable?(name: string, update: Uint8Array, origin: unknown): void
 }
 
 /**
@@ -189,6 +194,7 @@ export class DocRegistry implements DocHost {
       throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, 'update cannot be decoded', { cause })
     }
     const committed = this.store.append(name, update, { decoded: true }).then(() => {
+      this.reportDurable(name, update, origin)
       // A client may have opened it meanwhile, loading the store before this commit.
       const loaded = this.loaded(name)
       if (loaded) loaded.ready.then(() => loaded.apply(update, origin)).catch(() => {})
@@ -228,6 +234,20 @@ export class DocRegistry implements DocHost {
 
   onDocUpdate(doc: RelayDoc, update: Uint8Array, origin: unknown): void {
     this.events.onUpdate(doc.name, update, origin)
+  }
+
+  onDocDurable(doc: RelayDoc, update: Uint8Array, origin: unknown): void {
+    this.reportDurable(doc.name, update, origin)
+  }
+
+  /**
+   * The hook point of durable changes (docs/PROTOCOL.md section 10, `onChange` and webhooks): call it
+   * once `update`, which changed `name`, is durable in the store. Loaded documents report through
+   * here by themselves; a path that writes to the store directly reports its own writes. `origin` is
+   * the Yjs transaction origin (a client connection, a device session, a peer link, the HTTP API).
+   */
+  reportDurable(name: string, update: Uint8Array, origin: unknown): void {
+    this.events.onDurable?.(name, update, origin)
   }
 
   onPersistFailure(doc: RelayDoc, err: unknown): void {

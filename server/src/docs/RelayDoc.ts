@@ -29,6 +29,8 @@ export interface DocHost {
   readonly store: DocStore
   /** Called for every update that changed the document, after it was handed to the store. */
   onDocUpdate(doc: RelayDoc, update: Uint8Array, origin: unknown): void
+  /** Called for every such update once the commit holding it is durable (onChange, webhooks). */
+  onDocDurable(doc: RelayDoc, update: Uint8Array, origin: unknown): void
   /** Called when persisting failed; the relay drops the in-memory copy so clients resync. */
   onPersistFailure(doc: RelayDoc, err: unknown): void
   /**
@@ -110,6 +112,10 @@ export class RelayDoc {
     this.#queueBroadcast(update, origin)
     // Peers get it at once: their ACK targets are sequence numbers taken right after this apply.
     this.host.onDocUpdate(this, update, origin)
+    this.#lastCommit.then(
+      () => this.host.onDocDurable(this, update, origin),
+      () => {},
+    )
   }
 
   /**

@@ -1,17 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { isRhizomeError, type TokenClaims } from '@rhizome/protocol'
+import { ErrorCode, isRhizomeError } from '@rhizome/protocol'
 import type { DocStore } from '@rhizome/store'
+import { type Authorizer, bearerToken } from '../connections/Authorizer.js'
 import type { RelayMetrics } from '../metrics.js'
+import { type DocApi, isDocApiTarget } from './DocApi.js'
 
 /** What the HTTP endpoints read from the relay. */
 export interface HttpHost {
   readonly id: string
   readonly store: DocStore
   readonly metrics: RelayMetrics
-  /** True when the relay has an auth secret: admin endpoints need an admin token. */
-  readonly authRequired: boolean
-  /** @throws RhizomeError AUTH_INVALID for a missing, invalid or expired token. */
-  verifyToken(token: string | null | undefined): Promise<TokenClaims>
+  /** Decides who may use the admin endpoints (an admin grant; open for anonymous relays). */
+  readonly authorizer: Authorizer
+  /** `/docs/<name>`: the HTTP document API (docs/PROTOCOL.md section 10). */
+  readonly docApi: DocApi
   /** Unsent bytes of every client socket (`rhizome_outbound_buffered_bytes`). */
   outboundBytes(): number
   peerStatus(): { url: string; id: string | null; connected: boolean }[]
@@ -28,24 +30,23 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 
 /** Checks `Authorization: Bearer <token>` for admin access when the relay has an auth secret. */
 async function requireAdmin(relay: HttpHost, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-  if (!relay.authRequired) return true
-  const header = req.headers.authorization ?? ''
-  const token = /^Bearer\s+(.+)$/i.exec(header)?.[1]
+  if (!relay.authorizer.required) return true
   try {
-    const claims = await relay.verifyToken(token)
-    if (claims.access !== 'admin') {
-      json(res, 403, { error: 'AUTH_FORBIDDEN', message: 'admin access required' })
-      return false
-    }
+    await relay.authorizer.authorize({ token: bearerToken(req), doc: null, request: req }, 'admin')
     return true
   } catch (err) {
+    if (isRhizomeError(err, ErrorCode.AUTH_FORBIDDEN)) {
+      json(res, 403, { error: 'AUTH_FORBIDDEN', message: err.message })
+      return false
+    }
     json(res, 401, { error: 'AUTH_INVALID', message: isRhizomeError(err) ? err.message : 'invalid token' })
     return false
   }
 }
 
-/** Serves `/healthz`, `/metrics` and `/docs` (docs/PROTOCOL.md section 1). */
+/** Serves `/healthz`, `/metrics`, `/docs` (docs/PROTOCOL.md section 1) and `/docs/<name>` (section 10). */
 export async function handleHttp(relay: HttpHost, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (isDocApiTarget(req.url)) return relay.docApi.handle(req, res)
   const url = new URL(req.url ?? '/', 'http://relay')
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { allow: 'GET' }).end()

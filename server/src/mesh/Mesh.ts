@@ -52,6 +52,7 @@ interface Dialer {
  */
 export class Mesh implements PeerLinkHost {
   readonly links = new Set<PeerLink>()
+  readonly dialing = new Map<string, PeerLink>()
   readonly #dialers: Dialer[]
   readonly #repairs = new Set<string>()
   #recovering: boolean

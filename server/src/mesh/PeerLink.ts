@@ -37,12 +37,6 @@ const HANDSHAKE_TIMEOUT_MS = 10_000
 /** Largest message reassembled from chunks. */
 const MAX_REASSEMBLED_BYTES = 1024 * 1024 * 1024
 
-/**
- * Dialed links of this process still in their handshake, by hello nonce: a hello that arrives on
- * `/_mesh` with one of these nonces is our own, come back through a peer URL that leads to us.
- */
-const dialing = new Map<string, PeerLink>()
-
 function malformedMesh(detail: string): RhizomeError {
   return new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, `malformed mesh message: ${detail}`)
 }
@@ -75,6 +69,12 @@ export interface PeerLinkHost {
   onRoundPulled(link: PeerLink): void
   /** The peer acknowledged more: client ACKs waiting for copies re-evaluate. */
   onPeerAck(): void
+  /**
+   * This relay's dials in progress by their hello nonce (hex): a hello that carries one of them came
+   * back to this relay (a peer URL that leads to itself, or a reflection). One map per relay, so
+   * relays in one process never mistake each other's dials for their own.
+   */
+  readonly dialing: Map<string, PeerLink>
 }
 
 /**
@@ -137,7 +137,7 @@ export class PeerLink implements AckSource {
     }, HANDSHAKE_TIMEOUT_MS)
     this.#handshakeTimer.unref()
     if (role === 'dialer') {
-      dialing.set(this.#nonce.toString('hex'), this)
+      this.host.dialing.set(this.#nonce.toString('hex'), this)
       const hello = () => {
         if (!host.meshSecret) return this.#refuseWithoutSecret()
         this.#send({
@@ -185,7 +185,7 @@ export class PeerLink implements AckSource {
   #onClose(): void {
     if (this.state === 'closed') return
     clearTimeout(this.#handshakeTimer)
-    dialing.delete(this.#nonce.toString('hex'))
+    this.host.dialing.delete(this.#nonce.toString('hex'))
     this.#chunks = []
     const wasOpen = this.state === 'open'
     this.state = 'closed'
@@ -313,7 +313,7 @@ export class PeerLink implements AckSource {
       if (m.nonce.length !== MESH_NONCE_BYTES) throw malformedMesh('nonce length')
       // Refused before we send a proof of ours: our own hello came back (a peer URL that leads to
       // us, or someone reflecting it), or someone claims our store.
-      const ownDial = dialing.get(Buffer.from(m.nonce).toString('hex'))
+      const ownDial = this.host.dialing.get(Buffer.from(m.nonce).toString('hex'))
       if (ownDial) {
         ownDial.#leadsBack()
         return this.close(CloseCode.UNAUTHORIZED, 'mesh link to itself')
@@ -387,7 +387,7 @@ export class PeerLink implements AckSource {
       this.close(CloseCode.UNAUTHORIZED, 'mesh link to itself')
       return
     }
-    dialing.delete(this.#nonce.toString('hex'))
+    this.host.dialing.delete(this.#nonce.toString('hex'))
     this.#session = new MeshSession(deriveLinkKeys(secret, transcript, this.role))
     this.state = 'open'
     clearTimeout(this.#handshakeTimer)
