@@ -192,6 +192,17 @@ describe('device sessions (docs/PROTOCOL.md section 7.2)', () => {
     expect((await catalogOf(relay.httpUrl)).has('big/doc')).toBe(false)
   })
 
+  it('closes a session over its rate (10x the per-socket --rate-messages) with 4429', async () => {
+    const relay = await startRelay({ args: ['--rate-messages', '5'] })
+    const { client } = await connect(relay)
+    // 50 messages a second, burst 100: 90 pass, 300 do not.
+    for (let i = 0; i < 90; i++) client.send({ type: 'close', doc: 'rate/doc' })
+    client.push('rate/ok', textDoc('within the rate'))
+    await client.waitForAck('rate/ok', 1)
+    for (let i = 0; i < 300; i++) client.send({ type: 'close', doc: 'rate/doc' })
+    expect((await client.waitEnd()).code).toBe(4429)
+  })
+
   it('resumes from a checkpoint: lists only what changed (10 of 1,000 documents)', {
     timeout: 120_000,
   }, async () => {
