@@ -15,6 +15,7 @@ import { createLogger, type Logger } from './logger.js'
 import { Mesh } from './mesh/Mesh.js'
 import { RelayMetrics } from './metrics.js'
 import type { RelayOptions } from './options.js'
+import { SessionHub } from './sessions/SessionHub.js'
 
 /**
  * A relay: one HTTP + WebSocket server holding a full replica of every document it has seen,
@@ -32,6 +33,7 @@ export class Relay {
   #store: DocStore | null = null
   #docs: DocRegistry | null = null
   #mesh: Mesh | null = null
+  #sessions: SessionHub | null = null
   #closing = false
   /** This relay's id (`--id`, or derived from its store id); set by {@link start}. */
   id = ''
@@ -71,7 +73,16 @@ export class Relay {
     this.id = options.id ?? `relay-${store.id.slice(0, 8)}`
     const relay = this
     const docs = new DocRegistry(store, options.idleMs, log, metrics, {
-      onUpdate: (name, update, origin) => this.#mesh?.forward(name, update, origin),
+      onUpdate: (name, update, origin) => {
+        this.#mesh?.forward(name, update, origin)
+        this.#sessions?.publish(name, update, origin)
+      },
+      // Documents pulled from a peer straight into the store are not forwarded to other peers
+      // (they pull them in their own rounds); those a device pushed are.
+      onDirectAppend: (name, update, origin) => {
+        if (this.#sessions?.owns(origin)) this.#mesh?.forward(name, update, origin)
+        this.#sessions?.publish(name, update, origin)
+      },
       onCorrupt: (name) => this.#mesh?.requestRepair(name),
       get closing() {
         return relay.#closing
@@ -79,10 +90,23 @@ export class Relay {
     })
     this.#docs = docs
     const mesh = new Mesh(
-      { id: this.id, store, docs, log, metrics, onPeerAck: () => this.#onPeerAck() },
+      {
+        id: this.id,
+        store,
+        docs,
+        log,
+        metrics,
+        onPeerAck: () => this.#onPeerAck(),
+        onRepair: (name, update, link) => this.#sessions?.publish(name, update, link),
+      },
       { peers: options.peers, meshSecret: options.meshSecret, antiEntropyMs: options.antiEntropyMs },
     )
     this.#mesh = mesh
+    const sessions = new SessionHub(
+      { relayId: this.id, docs, log, metrics, ackTargets: () => mesh.ackTargets() },
+      options,
+    )
+    this.#sessions = sessions
 
     const server = createServer({ cert: options.tlsCert, key: options.tlsKey })
     this.#server = server
@@ -106,6 +130,7 @@ export class Relay {
             client.ws.close(CloseCode.TRANSIENT, 'relay error')
           })
         },
+        acceptSession: (admitted) => sessions.accept(admitted),
       },
       this.#verifier,
       keepalive,
@@ -144,6 +169,7 @@ export class Relay {
     this.port = typeof address === 'object' && address ? address.port : options.port
     metrics.docsStored.set(store.docCount)
     keepalive.start()
+    sessions.start()
     mesh.start()
   }
 
@@ -191,6 +217,7 @@ export class Relay {
   /** Peer acknowledgements arrived: connections waiting for copies re-evaluate. */
   #onPeerAck(): void {
     for (const conn of this.#connections) if (conn.hasPendingAcks) conn.reevaluateAcks()
+    this.#sessions?.onPeerAck()
   }
 
   /**
@@ -209,6 +236,7 @@ export class Relay {
     const flush = async () => this.#docs?.whenAllCommitted()
     await flush()
     for (const conn of [...this.#connections]) conn.close(CloseCode.GOING_AWAY, 'relay shutting down')
+    this.#sessions?.closeAll(CloseCode.GOING_AWAY, 'relay shutting down')
     this.#router?.closeAll(CloseCode.GOING_AWAY, 'relay shutting down')
     await flush()
     if (this.#store) await this.#store.close()

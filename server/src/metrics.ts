@@ -8,6 +8,23 @@ export class RelayMetrics {
     help: 'Open client WebSocket connections',
     registers: [this.registry],
   })
+  readonly sessions = new Gauge({
+    name: 'rhizome_sessions',
+    help: 'Open device sessions (/_session)',
+    registers: [this.registry],
+  })
+  readonly sessionFrames = new Counter({
+    name: 'rhizome_session_frames_total',
+    help: 'Frames of device sessions, by direction (in: from devices)',
+    labelNames: ['direction'],
+    registers: [this.registry],
+  })
+  readonly sessionBytes = new Counter({
+    name: 'rhizome_session_bytes_total',
+    help: 'Bytes of device sessions, by direction (also counted in the client byte totals)',
+    labelNames: ['direction'],
+    registers: [this.registry],
+  })
   readonly docsActive = new Gauge({
     name: 'rhizome_docs_active',
     help: 'Documents loaded in memory',

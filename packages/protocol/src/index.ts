@@ -45,4 +45,11 @@ export {
   type SessionMessage,
   type SessionSyncStep,
 } from './sessionMessages.js'
-export { accessAllows, docPatternMatches, grantsDoc, type TokenAccess, type TokenClaims } from './tokens.js'
+export {
+  accessAllows,
+  compileDocPattern,
+  docPatternMatches,
+  grantsDoc,
+  type TokenAccess,
+  type TokenClaims,
+} from './tokens.js'

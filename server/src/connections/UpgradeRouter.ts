@@ -4,6 +4,7 @@ import {
   CloseCode,
   closeCodeFor,
   ErrorCode,
+  encodeSessionMessage,
   grantsDoc,
   parseDocName,
   RhizomeError,
@@ -23,6 +24,19 @@ export interface ClientGrant {
   sub?: string
   /** Seconds since the epoch; the socket is closed with 4401 then. */
   exp?: number
+}
+
+/** What a device session was granted: a client grant plus the token's document patterns. */
+export interface SessionGrant extends ClientGrant {
+  /** The token's `docs` patterns (`['**']` for anonymous admin without `--auth-secret`). */
+  docs: string[]
+}
+
+/** A `/_session` socket that passed admission and auth, with the frames it sent meanwhile. */
+export interface AdmittedSession {
+  ws: WebSocket
+  grant: SessionGrant
+  early: Buffer[]
 }
 
 /** A client socket that passed admission and auth, with the frames it sent meanwhile. */
@@ -47,7 +61,14 @@ export interface UpgradeHost {
   acceptMesh(req: IncomingMessage, socket: Duplex, head: Buffer): void
   /** Takes over an admitted client socket. */
   acceptClient(client: AdmittedClient): void
+  /** Takes over an admitted device session (`/_session`). */
+  acceptSession(session: AdmittedSession): void
 }
+
+/** The keepalive of a document socket: an AWARENESS update with no entries (docs/PROTOCOL.md section 2). */
+const EMPTY_AWARENESS_FRAME = new Uint8Array([1, 1, 0])
+/** The keepalive of a device session. */
+const SESSION_KEEPALIVE_FRAME = encodeSessionMessage({ type: 'keepalive' })
 
 /** Limits the router enforces before any document is touched. */
 export interface UpgradeLimits {
@@ -56,9 +77,10 @@ export interface UpgradeLimits {
 }
 
 /**
- * Routes every WebSocket upgrade of the relay: `/_mesh` to the mesh, `/<docName>` to a client
- * socket after per-IP admission and token checks (docs/PROTOCOL.md sections 2 and 5). Nothing of a
- * document is read before a socket passed all of them.
+ * Routes every WebSocket upgrade of the relay: `/_mesh` to the mesh, `/_session` to a device
+ * session and `/<docName>` to a client socket, the last two after per-IP admission and token
+ * checks (docs/PROTOCOL.md sections 2, 5 and 7.2). Nothing of a document is read before a socket
+ * passed all of them.
  */
 export class UpgradeRouter {
   readonly #admission: IpAdmission
@@ -78,7 +100,7 @@ export class UpgradeRouter {
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes })
   }
 
-  /** Client sockets completed by this router and not yet closed. */
+  /** Client sockets and device sessions completed by this router and not yet closed. */
   get sockets(): Set<WebSocket> {
     return this.#wss.clients
   }
@@ -102,6 +124,16 @@ export class UpgradeRouter {
       this.host.acceptMesh(req, socket, head)
       return
     }
+    if (path === '/_session') {
+      if (!this.#admission.admit(req, socket)) return refuseUpgrade(socket, 429)
+      this.#wss.handleUpgrade(req, socket, head, (ws) => {
+        this.#authorize(ws, null, query).catch((err) => {
+          this.host.log.error({ err }, 'failed to accept a session')
+          ws.close(CloseCode.TRANSIENT, 'relay error')
+        })
+      })
+      return
+    }
     let name: string
     try {
       if (!path.startsWith('/')) throw new RhizomeError(ErrorCode.DOC_NAME_INVALID, 'invalid request target')
@@ -119,7 +151,8 @@ export class UpgradeRouter {
     })
   }
 
-  async #authorize(ws: WebSocket, name: string, query: URLSearchParams): Promise<void> {
+  /** Checks the token of a document socket (`name`) or a device session (`name` null), then hands it on. */
+  async #authorize(ws: WebSocket, name: string | null, query: URLSearchParams): Promise<void> {
     this.keepalive.watch(ws)
     closeOversizeAs4413(ws)
     ws.on('error', () => {})
@@ -127,24 +160,32 @@ export class UpgradeRouter {
     const early: Buffer[] = []
     const buffer = (data: Buffer) => early.push(data)
     ws.on('message', buffer)
-    let grant: ClientGrant = { access: 'admin' }
+    let grant: SessionGrant = { access: 'admin', docs: ['**'] }
     if (this.verifier) {
       let sub: string | undefined
       try {
         const claims = await this.verifier.verify(query.get('token'))
         sub = claims.sub
-        if (!grantsDoc(claims, name)) throw new RhizomeError(ErrorCode.AUTH_FORBIDDEN, 'document not granted')
-        grant = { access: claims.access, sub: claims.sub, exp: claims.exp }
+        if (name !== null && !grantsDoc(claims, name)) {
+          throw new RhizomeError(ErrorCode.AUTH_FORBIDDEN, 'document not granted')
+        }
+        grant = { access: claims.access, sub: claims.sub, exp: claims.exp, docs: claims.docs }
       } catch (err) {
         const code = closeCodeFor(err)
         const reason = err instanceof Error ? err.message : 'unauthorized'
-        this.host.log.info({ doc: name, code, reason, sub }, 'refused socket')
+        this.host.log.info({ doc: name ?? '/_session', code, reason, sub }, 'refused socket')
         this.host.metrics.closes.inc({ code: String(code) })
         return refuseSocket(ws, code, reason)
       }
     }
     if (ws.readyState !== ws.OPEN) return
     ws.off('message', buffer)
+    if (name === null) {
+      this.keepalive.sendWhenIdle(ws, SESSION_KEEPALIVE_FRAME)
+      this.host.acceptSession({ ws, grant, early })
+      return
+    }
+    this.keepalive.sendWhenIdle(ws, EMPTY_AWARENESS_FRAME)
     this.host.acceptClient({ ws, name, grant, extensions: query.get('rhizome') === '1', early })
   }
 

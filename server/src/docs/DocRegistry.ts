@@ -5,6 +5,7 @@ import {
   EMPTY_UPDATE,
   ErrorCode,
   isRhizomeError,
+  RhizomeError,
 } from '@rhizome/protocol'
 import type { DocStore } from '@rhizome/store'
 import * as Y from 'yjs'
@@ -16,6 +17,11 @@ import { type DocHost, RelayDoc } from './RelayDoc.js'
 export interface DocRegistryEvents {
   /** An update changed a loaded document (after it was handed to the store): forward it. */
   onUpdate(name: string, update: Uint8Array, origin: unknown): void
+  /**
+   * An update of a document that is not loaded went straight into the store ({@link
+   * DocRegistry.appendDirect}); called once it is handed to the store, before its commit resolves.
+   */
+  onDirectAppend(name: string, update: Uint8Array, origin: unknown): void
   /** A stored document failed its checksums: fetch it whole from a peer. */
   onCorrupt(name: string): void
   /** True while the relay shuts down (a closed store is then no failure). */
@@ -30,6 +36,8 @@ export interface DocRegistryEvents {
  */
 export class DocRegistry implements DocHost {
   readonly #docs = new Map<string, RelayDoc>()
+  /** Commits of store-direct appends still in flight, the latest per document. */
+  readonly #direct = new Map<string, Promise<void>>()
 
   constructor(
     readonly store: DocStore,
@@ -141,12 +149,7 @@ export class DocRegistry implements DocHost {
     isPull: boolean,
   ): Promise<{ committed: Promise<void> }> {
     if (isPull && !this.#docs.has(name) && !(await this.store.has(name))) {
-      const committed = this.store.append(name, update).then(() => {
-        // A client may have opened it meanwhile, loading the store before this commit.
-        const loaded = this.loaded(name)
-        if (loaded) loaded.ready.then(() => loaded.apply(update, origin)).catch(() => {})
-      })
-      return { committed }
+      return { committed: this.appendDirect(name, update, origin) }
     }
     return this.withDoc(name, (doc) => {
       doc.apply(update, origin)
@@ -154,9 +157,48 @@ export class DocRegistry implements DocHost {
     })
   }
 
-  /** Resolves once everything applied so far to any loaded document is durable in the store. */
+  /**
+   * Appends an update of a document that is not loaded straight to the store, without a Y.Doc (a
+   * recovering relay pulls thousands; a device pushes thousands). The caller has checked that the
+   * update integrates on its own. Announced through `onDirectAppend` before the commit resolves, so
+   * that whoever reads the store's change sequence afterwards was told about it. Returns the commit.
+   * @throws RhizomeError PROTOCOL_MALFORMED when the update does not decode (nothing is stored or
+   * announced).
+   */
+  appendDirect(name: string, update: Uint8Array, origin: unknown): Promise<void> {
+    try {
+      Y.decodeUpdate(update)
+    } catch (cause) {
+      throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, 'update cannot be decoded', { cause })
+    }
+    const committed = this.store.append(name, update, { decoded: true }).then(() => {
+      // A client may have opened it meanwhile, loading the store before this commit.
+      const loaded = this.loaded(name)
+      if (loaded) loaded.ready.then(() => loaded.apply(update, origin)).catch(() => {})
+    })
+    this.#direct.set(name, committed)
+    const forget = () => {
+      if (this.#direct.get(name) === committed) this.#direct.delete(name)
+    }
+    committed.then(forget, forget)
+    this.events.onDirectAppend(name, update, origin)
+    return committed
+  }
+
+  /** Resolves once everything applied so far to `name` (loaded or store-direct) is durable. */
+  whenCommitted(name: string): Promise<void> {
+    const loaded = this.loaded(name)?.whenCommitted()
+    const direct = this.#direct.get(name)
+    if (loaded && direct) return Promise.all([loaded, direct]).then(() => {})
+    return loaded ?? direct ?? Promise.resolve()
+  }
+
+  /** Resolves once everything applied so far to any document is durable in the store. */
   async whenAllCommitted(): Promise<void> {
-    await Promise.allSettled([...this.#docs.values()].map((d) => d.whenCommitted()))
+    await Promise.allSettled([
+      ...[...this.#docs.values()].map((d) => d.whenCommitted()),
+      ...this.#direct.values(),
+    ])
   }
 
   /** Frees every loaded document (after the store closed). */

@@ -25,6 +25,8 @@ export interface MeshHost {
   readonly metrics: RelayMetrics
   /** Peer acknowledgements arrived (or targets became unreachable): client ACKs re-evaluate. */
   onPeerAck(): void
+  /** A corrupt document is about to be rewritten from a peer's full state `update` (before its commit). */
+  onRepair?(name: string, update: Uint8Array, link: PeerLink): void
 }
 
 /** The mesh part of the relay's options (docs/PROTOCOL.md section 1). */
@@ -236,6 +238,7 @@ export class Mesh implements PeerLinkHost {
       if (!isPull) return { committed: Promise.resolve() } // the full pull answer repairs it
       this.#repairs.delete(name)
       try {
+        this.relay.onRepair?.(name, update, link)
         await this.relay.store.repair(name, update)
         this.relay.log.info({ doc: name, peer: link.peerRelayId }, 'repaired corrupt document from a peer')
         return { committed: Promise.resolve() }
