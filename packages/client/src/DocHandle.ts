@@ -157,7 +157,7 @@ export class DocHandle implements SessionDoc {
     return this.localVersion
   }
 
-  /** @internal A link's state, copies or error changed. */
+  /** @internal A link's or a session's state, copies or error changed. */
   linkChanged(): void {
     this.refresh()
   }

@@ -83,9 +83,10 @@ export class DocLink {
 
   /** A `sync` message of this document from the relay. */
   onSync(step: SessionSyncStep, payload: Uint8Array): void {
-    if (this.#stopped || this.#refused !== null) return
+    if (this.#stopped) return
     const { name, doc } = this.#doc
     if (step === 'step1') {
+      if (this.#refused !== null) return
       let diff: Uint8Array
       try {
         diff = Y.encodeStateAsUpdate(doc, payload)

@@ -177,6 +177,8 @@ export class Replicator implements SyncHost {
   changed(sync: SessionSync): void {
     this.#wakeDuplicates(sync.session.relayId)
     for (const check of [...this.#refusalWaiters]) check()
+    // A document's status shows its relays' session states too.
+    for (const handle of this.#open.values()) handle.linkChanged()
     const status = this.status
     const key = JSON.stringify(status, (_k, v) => (v instanceof RhizomeError ? `${v.code}:${v.message}` : v))
     if (key === this.#lastStatus) return

@@ -436,7 +436,8 @@ export class SessionSync implements SessionHost, LinkSession {
   // ---- sync ----------------------------------------------------------------------------------
 
   #onSync(doc: string, step: SessionSyncStep, payload: Uint8Array): void {
-    if (this.#frames.isRefused(doc)) return
+    // A refused document may still be readable (a read-only token): what arrives is applied; only
+    // sending stops (sendSync).
     const link = this.#links.get(doc)
     if (link !== undefined) {
       link.onSync(step, payload)
