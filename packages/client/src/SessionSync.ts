@@ -428,7 +428,9 @@ export class SessionSync implements SessionHost, LinkSession {
       this.#pendingCheckpoint = { seq: welcomeSeq, barrier: this.#step1Index }
     }
     void this.#saveCheckpoint()
-    void this.#advanceLocal(this.#localStart)
+    // Everything local up to now is on this relay once acknowledged: what changed before the round
+    // started was compared in it, what changed since was sent live or came from this relay.
+    void this.#advanceLocal()
     this.session.markSynced()
     this.#notify()
   }
@@ -524,27 +526,24 @@ export class SessionSync implements SessionHost, LinkSession {
       if (epoch === this.#epoch) this.#savingCheckpoint = false
     }
     if (epoch !== this.#epoch) return
-    void this.#advanceLocal(null)
+    void this.#advanceLocal()
     if (this.#pendingCheckpoint !== null) void this.#saveCheckpoint()
   }
 
   /**
-   * Saves the local checkpoint: `start` (round 1's start sequence) or, with null, the current local
-   * sequence, once the relay acknowledged every frame sent so far. Valid because after round 1
-   * every local change is sent on this socket (edits of open documents, and updates from other
-   * relays, are passed on live) or came from this relay.
+   * Saves the local checkpoint: the current local change sequence, once the relay acknowledged
+   * every frame sent so far. Valid once every round is complete and nothing is owed: from the
+   * welcome on, every local change is sent on this socket (edits of open documents, and updates
+   * from other relays, are passed on live) or came from this relay.
    */
-  async #advanceLocal(start: number | null): Promise<void> {
+  async #advanceLocal(): Promise<void> {
     if (this.#advancingLocal || !this.#allComplete || this.#owed.size > 0) return
     const epoch = this.#epoch
     this.#advancingLocal = true
     try {
-      let seq = start
-      if (seq === null) {
-        await this.#host.local.whenIssued()
-        await this.#host.local.store.flush()
-        seq = this.#host.local.store.changeSeq
-      }
+      await this.#host.local.whenIssued()
+      await this.#host.local.store.flush()
+      const seq = this.#host.local.store.changeSeq
       if (epoch !== this.#epoch) return
       await this.#frames.whenAllAcked()
       if (epoch !== this.#epoch) return
