@@ -3,6 +3,7 @@ import {
   type BackoffOptions,
   CloseCode,
   createBackoff,
+  decodeMessage,
   decodeSessionMessage,
   ErrorCode,
   encodeSessionMessage,
@@ -80,6 +81,16 @@ export interface RelaySessionOptions {
 const DEFAULT_DEAD_AFTER_MS = 30_000
 /** How long `close()` waits for the closing handshake before it terminates the socket. */
 const CLOSE_WAIT_MS = 1000
+
+/** The reason of a y-websocket AUTH permission-denied frame (docs/PROTOCOL.md section 3), else null. */
+function authDenial(bytes: Uint8Array): string | null {
+  try {
+    const m = decodeMessage(bytes)
+    return m.type === 'auth-denied' ? m.reason : null
+  } catch {
+    return null
+  }
+}
 
 function frameBytes(data: unknown): Uint8Array | null {
   if (data instanceof Uint8Array) return data
@@ -290,6 +301,12 @@ export class RelaySession {
       if (bytes === null) throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, 'text frame on a session')
       message = decodeSessionMessage(bytes)
     } catch (err) {
+      const denied = this.#welcome === null && bytes !== null ? authDenial(bytes) : null
+      if (denied !== null) {
+        // A refused token: the relay sends one AUTH frame (docs/PROTOCOL.md section 7.2), then closes with 4401.
+        this.#error = new RhizomeError(ErrorCode.AUTH_INVALID, `relay refused the token: ${denied}`)
+        return
+      }
       this.#error = err instanceof RhizomeError ? err : closeError(CloseCode.MALFORMED, 'undecodable frame')
       this.#abort(ws, CloseCode.MALFORMED, 'malformed frame from the relay')
       return
