@@ -43,6 +43,37 @@ describe('device sessions', () => {
     expect(text(handle)).toBe('still made elsewhere')
   })
 
+  it('replicate(pattern) adds a namespace at runtime, and a restart with more patterns gets them too', async () => {
+    const relay = await startRelay()
+    const source = await tempDir(cleanup)
+    const seeding = await openReplica({ relays: [], storage: source })
+    const as = await seedDocs(seeding, 'a/', 5)
+    const bs = await seedDocs(seeding, 'b/', 7)
+    const cs = await seedDocs(seeding, 'c/x/', 3)
+    await seeding.close()
+    const pusher = await openReplica({ relays: [relay.url], storage: source, replicate: ['a/**', 'b/**', 'c/**'] })
+    cleanup.add(() => pusher.close())
+    await eventually(async () => (await relayDocCount(relay.httpUrl)) === 15, { what: '15 documents pushed' })
+
+    const storage = await tempDir(cleanup)
+    let replica = await openReplica({ relays: [relay.url], storage, replicate: ['a/**'] })
+    await replica.whenReplicated({ timeout: 15_000 })
+    expect(await replica.names()).toEqual(as)
+    await replica.replicate('b/*')
+    await replica.replicate('b/*') // already replicated: nothing more
+    expect(replica.patterns).toEqual(['a/**', 'b/*'])
+    await replica.whenReplicated({ timeout: 15_000 })
+    expect(await replica.names()).toEqual([...as, ...bs])
+    await expect(replica.replicate('/bad')).rejects.toThrow(TypeError)
+    await replica.close()
+
+    replica = await openReplica({ relays: [relay.url], storage, replicate: ['a/**', 'b/*', 'c/*/*'] })
+    cleanup.add(() => replica.close())
+    await replica.whenReplicated({ timeout: 15_000 })
+    expect(await replica.names()).toEqual([...as, ...bs, ...cs])
+    for (const name of cs) expect(await storedText(replica, name)).toBe(`content of ${name}`)
+  })
+
   it('two URLs of one relay count once: the second session is a duplicate, copies stay 1', async () => {
     const relay = await startRelay()
     const replica = await device(cleanup, [relay.url, `${relay.url}/`])
