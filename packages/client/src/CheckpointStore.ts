@@ -28,7 +28,8 @@ function parse(raw: Uint8Array | null): RelayCheckpoint | null {
     const v = JSON.parse(fromUtf8.decode(raw)) as Partial<RelayCheckpoint>
     if (typeof v.storeId !== 'string' || v.storeId === '') return null
     const seq = Number.isSafeInteger(v.seq) && (v.seq as number) >= 0 ? (v.seq as number) : null
-    const localSeq = Number.isSafeInteger(v.localSeq) && (v.localSeq as number) >= 0 ? (v.localSeq as number) : 0
+    const localSeq =
+      Number.isSafeInteger(v.localSeq) && (v.localSeq as number) >= 0 ? (v.localSeq as number) : 0
     const patterns = Array.isArray(v.patterns) ? v.patterns.filter((p) => typeof p === 'string') : []
     return { storeId: v.storeId, seq, patterns, localSeq }
   } catch {
@@ -67,7 +68,9 @@ export class CheckpointStore {
    * patterns it covers (each of them is also in `patterns`). Patterns it does not cover must be
    * added with `replicate` (their own, full round). No checkpoint: `null` and no patterns covered.
    */
-  async hello(patterns: readonly string[]): Promise<{ checkpoint: SessionCheckpoint | null; covered: string[] }> {
+  async hello(
+    patterns: readonly string[],
+  ): Promise<{ checkpoint: SessionCheckpoint | null; covered: string[] }> {
     const cp = await this.load()
     const covered = cp?.seq == null ? [] : patterns.filter((p) => cp.patterns.includes(p))
     if (cp === null || cp.seq === null || covered.length === 0) return { checkpoint: null, covered: [] }

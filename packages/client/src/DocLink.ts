@@ -13,7 +13,9 @@ export interface LinkSession {
   /** Sends a step1 the relay must answer (the session tracks the answer for its checkpoints). */
   sendStep1(doc: string, stateVector: Uint8Array): void
   /** Sends `open`, `close` or `awareness` of `doc`. */
-  sendControl(message: { type: 'open' | 'close'; doc: string } | { type: 'awareness'; doc: string; update: Uint8Array }): void
+  sendControl(
+    message: { type: 'open' | 'close'; doc: string } | { type: 'awareness'; doc: string; update: Uint8Array },
+  ): void
 }
 
 /** What a {@link DocLink} needs of its open document. */

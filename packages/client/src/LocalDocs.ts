@@ -138,7 +138,10 @@ export class LocalDocs {
       },
       (err: unknown) => {
         if (isNew) this.#known.delete(name)
-        if (!isRhizomeError(err, ErrorCode.STORE_CLOSED) && !isRhizomeError(err, ErrorCode.PROTOCOL_MALFORMED))
+        if (
+          !isRhizomeError(err, ErrorCode.STORE_CLOSED) &&
+          !isRhizomeError(err, ErrorCode.PROTOCOL_MALFORMED)
+        )
           console.warn('rhizome client: storing a replicated update failed:', err)
       },
     )

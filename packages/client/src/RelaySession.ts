@@ -3,7 +3,6 @@ import {
   type BackoffOptions,
   CloseCode,
   createBackoff,
-  decodeMessage,
   decodeSessionMessage,
   ErrorCode,
   encodeSessionMessage,
@@ -14,6 +13,7 @@ import {
   type SessionMessage,
 } from '@rhizome/protocol'
 import { closeError } from './closeError.js'
+import { authDenial, frameBytes } from './frameBytes.js'
 import type { TokenSource } from './tokenSource.js'
 
 /** The WebSocket constructor the client uses: the browser's, `ws` in Node, or one passed in. */
@@ -81,23 +81,6 @@ export interface RelaySessionOptions {
 const DEFAULT_DEAD_AFTER_MS = 30_000
 /** How long `close()` waits for the closing handshake before it terminates the socket. */
 const CLOSE_WAIT_MS = 1000
-
-/** The reason of a y-websocket AUTH permission-denied frame (docs/PROTOCOL.md section 3), else null. */
-function authDenial(bytes: Uint8Array): string | null {
-  try {
-    const m = decodeMessage(bytes)
-    return m.type === 'auth-denied' ? m.reason : null
-  } catch {
-    return null
-  }
-}
-
-function frameBytes(data: unknown): Uint8Array | null {
-  if (data instanceof Uint8Array) return data
-  if (data instanceof ArrayBuffer) return new Uint8Array(data)
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-  return null
-}
 
 /**
  * The one WebSocket a replica holds to one relay URL (`/_session`, docs/PROTOCOL.md section 7.2):

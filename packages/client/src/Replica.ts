@@ -191,7 +191,8 @@ export class Replica {
    */
   async names(prefix?: string): Promise<string[]> {
     const names: string[] = []
-    for await (const entry of this.store.catalog(prefix === undefined ? {} : { prefix })) names.push(entry.name)
+    for await (const entry of this.store.catalog(prefix === undefined ? {} : { prefix }))
+      names.push(entry.name)
     return names
   }
 

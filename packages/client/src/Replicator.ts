@@ -135,7 +135,8 @@ export class Replicator implements SyncHost {
       }
       if (timeout !== undefined) {
         timer = setTimeout(
-          () => finish(new RhizomeError(ErrorCode.TIMEOUT, `not replicated from any relay after ${timeout} ms`)),
+          () =>
+            finish(new RhizomeError(ErrorCode.TIMEOUT, `not replicated from any relay after ${timeout} ms`)),
           timeout,
         )
       }

@@ -1,15 +1,15 @@
-import {
-  type SessionCheckpoint,
-  type SessionMessage,
-  type SessionSyncStep,
-} from '@rhizome/protocol'
+import type { SessionCheckpoint, SessionMessage, SessionSyncStep } from '@rhizome/protocol'
+import { CheckpointKeeper } from './CheckpointKeeper.js'
 import type { CheckpointStore } from './CheckpointStore.js'
-import type { DocLocks } from './DocLocks.js'
+import { Conditions } from './Conditions.js'
 import { DocLink, type LinkDoc, type LinkSession } from './DocLink.js'
+import type { DocLocks } from './DocLocks.js'
 import type { LocalDocs } from './LocalDocs.js'
-import { coveringPrefixes, matchesAny } from './patterns.js'
+import { absentDocs, localChanges } from './localScans.js'
+import { PendingStep1s } from './PendingStep1s.js'
 import type { RelaySession, SessionHost, SessionWelcome } from './RelaySession.js'
 import { SessionFrames } from './SessionFrames.js'
+import { type Round, SessionRounds } from './SessionRounds.js'
 
 /** What a {@link SessionSync} needs of the replica. */
 export interface SyncHost {
@@ -38,20 +38,6 @@ export interface SessionDoc extends LinkDoc {
   detach(sync: SessionSync): void
 }
 
-/** One listing round of the relay (spec step 3): `hello` starts round 1, each `replicate` the next. */
-interface Round {
-  readonly number: number
-  readonly patterns: string[]
-  readonly resumed: boolean
-  /** Documents the relay listed (kept for a round that is not resumed: the others are pushed). */
-  readonly listed: Set<string>
-  pagesDone: boolean
-  /** Tasks queued or running for this round. */
-  tasks: number
-  /** Round 1 also walks the local change feed (resumed) or waits for the start sequence; false until done. */
-  localDone: boolean
-}
-
 /** Listing entries worked on at once per session (each may wait for one step1 round trip). */
 const CONCURRENCY = 32
 /** Above this many buffered bytes a push waits for the socket to drain. */
@@ -68,53 +54,59 @@ export class SessionSync implements SessionHost, LinkSession {
   readonly session: RelaySession
   readonly #host: SyncHost
   readonly #checkpoints: CheckpointStore
+  readonly #keeper: CheckpointKeeper
   /** Incremented at every welcome and every loss of the socket: work of an older epoch stops. */
   #epoch = 0
   #frames = new SessionFrames()
   readonly #links = new Map<string, DocLink>()
-  readonly #rounds = new Map<number, Round>()
-  #nextRound = 1
+  readonly #rounds: SessionRounds
   #helloPatterns: string[] = []
-  /** Rounds of our own (owed documents) are numbered below 1, apart from the relay's. */
-  #ownRound = 0
-  /** Patterns of the completed rounds on this socket. */
-  #covered: string[] = []
-  #allComplete = false
   #storeId = ''
-  /** The local change sequence at round 1's start: the local checkpoint once everything is acknowledged. */
-  #localStart: number | null = null
-  /** Step1s sent and not answered yet: index -> document (insertion order = age). */
-  readonly #step1Open = new Map<number, string>()
-  readonly #step1Waiters = new Map<string, Array<{ index: number; resolve: () => void }>>()
-  #step1Index = 0
+  readonly #step1s = new PendingStep1s()
   /** Relay step1s being answered (a diff is being read). */
   #answering = 0
-  /** Documents changed locally by another session's answers while this one was mid-round. */
-  readonly #owed = new Set<string>()
-  #pendingCheckpoint: { seq: number; barrier: number } | null = null
-  #savingCheckpoint = false
-  #advancingLocal = false
   /** A document the relay granted on this socket (answered or acknowledged): the barrier of whenCaughtUp. */
   #granted: string | null = null
-  readonly #queue: Array<() => Promise<void>> = []
-  #active = 0
-  readonly #waiters = new Set<() => void>()
-  #closed = false
+  readonly #conditions = new Conditions()
 
   constructor(session: (host: SessionHost) => RelaySession, host: SyncHost, checkpoints: CheckpointStore) {
     this.#host = host
     this.#checkpoints = checkpoints
+    this.#rounds = new SessionRounds(
+      {
+        epoch: () => this.#epoch,
+        ready: () => this.session.ready,
+        answering: () => this.#answering > 0,
+        offer: (doc, digest) => this.#offer(doc, digest),
+        pushAbsent: (round) => this.#pushAbsent(round),
+        started: () => this.session.markSyncing(),
+        completed: () => this.#completed(),
+      },
+      CONCURRENCY,
+    )
+    this.#keeper = new CheckpointKeeper(
+      {
+        epoch: () => this.#epoch,
+        settled: () => this.#rounds.complete && !this.#rounds.owing,
+        storeId: () => this.#storeId,
+        covered: () => this.#rounds.covered,
+        oldestStep1: () => this.#step1s.oldest,
+        whenIssued: () => host.local.whenIssued(),
+        localSeq: async () => {
+          await host.local.whenIssued()
+          await host.local.store.flush()
+          return host.local.store.changeSeq
+        },
+        whenAllAcked: () => this.#frames.whenAllAcked(),
+      },
+      checkpoints,
+    )
     this.session = session(this)
   }
 
   /** True once every round of the current socket is complete (the session is `synced`). */
   get caughtUp(): boolean {
-    return this.session.ready && this.#allComplete
-  }
-
-  /** The link of open document `doc` on this session, if any. */
-  linkOf(doc: string): DocLink | undefined {
-    return this.#links.get(doc)
+    return this.session.ready && this.#rounds.complete
   }
 
   /** Gives open document `doc` its link on this (welcomed) session and starts its sync. */
@@ -140,7 +132,7 @@ export class SessionSync implements SessionHost, LinkSession {
   /** Adds patterns: on a welcomed socket they get their own round now; else they go into the next hello. */
   replicate(patterns: string[]): void {
     if (!this.session.ready || patterns.length === 0) return
-    this.#startRound(patterns, false)
+    this.#rounds.start(patterns, false)
     this.session.send({ type: 'replicate', patterns })
   }
 
@@ -151,7 +143,7 @@ export class SessionSync implements SessionHost, LinkSession {
    */
   async whenCaughtUp(): Promise<boolean> {
     for (;;) {
-      if (!(await this.#until(() => this.caughtUp))) return false
+      if (!(await this.#conditions.until(() => this.caughtUp))) return false
       const epoch = this.#epoch
       const barrier = this.#granted
       if (barrier !== null) {
@@ -168,8 +160,7 @@ export class SessionSync implements SessionHost, LinkSession {
 
   /** Stops for good: waiters resolve (false), the socket closes. */
   async close(): Promise<void> {
-    this.#closed = true
-    this.#notify()
+    this.#conditions.close()
     await this.session.close()
   }
 
@@ -201,7 +192,7 @@ export class SessionSync implements SessionHost, LinkSession {
     // A round in progress compares this document by digest anyway (or is told to sync it at its
     // end): sending every answer of one relay to the others would upload a new device's whole
     // download again to each relay of a mesh, which already holds it.
-    if (kind === 'answer' && !this.#allComplete) this.#owed.add(doc)
+    if (kind === 'answer' && !this.#rounds.complete) this.#rounds.owe(doc)
     else this.sendSync(doc, 'update', update)
   }
 
@@ -221,7 +212,7 @@ export class SessionSync implements SessionHost, LinkSession {
     this.#reset()
     const epoch = this.#epoch
     this.#storeId = welcome.storeId
-    const round1 = this.#startRound(this.#helloPatterns, welcome.resumed)
+    const round1 = this.#rounds.start(this.#helloPatterns, welcome.resumed)
     round1.localDone = false
     // Patterns the checkpoint did not cover (or added since the hello) get a full round of their
     // own, so that the others stay resumed.
@@ -236,7 +227,7 @@ export class SessionSync implements SessionHost, LinkSession {
   onMessage(_session: RelaySession, m: SessionMessage): void {
     switch (m.type) {
       case 'changes':
-        this.#onChanges(m.round, m.entries, m.last)
+        this.#rounds.onChanges(m.round, m.entries, m.last)
         break
       case 'sync':
         this.#onSync(m.doc, m.step, m.payload)
@@ -248,17 +239,14 @@ export class SessionSync implements SessionHost, LinkSession {
         break
       case 'refused':
         this.#frames.refuse(m.doc)
-        this.#answered(m.doc, true)
+        this.#step1s.answered(m.doc, true)
         this.#links.get(m.doc)?.onRefused(m.code, m.reason)
         break
       case 'awareness':
         this.#links.get(m.doc)?.onAwareness(m.update)
         break
       case 'checkpoint':
-        if (this.#pendingCheckpoint === null || m.seq > this.#pendingCheckpoint.seq) {
-          this.#pendingCheckpoint = { seq: m.seq, barrier: this.#step1Index }
-        }
-        void this.#saveCheckpoint()
+        this.#keeper.offer(m.seq, this.#step1s.lastIndex)
         break
       default:
         // `deleted` (tombstones) and relay-only types: nothing to do for a device yet.
@@ -275,26 +263,10 @@ export class SessionSync implements SessionHost, LinkSession {
   /** See {@link SessionHost.onStatus}. */
   onStatus(): void {
     this.#host.changed(this)
-    this.#notify()
+    this.#conditions.notify()
   }
 
   // ---- rounds --------------------------------------------------------------------------------
-
-  #startRound(patterns: string[], resumed: boolean, own = false): Round {
-    const round: Round = {
-      number: own ? this.#ownRound-- : this.#nextRound++,
-      patterns: [...patterns],
-      resumed,
-      listed: new Set(),
-      pagesDone: false,
-      tasks: 0,
-      localDone: true,
-    }
-    this.#rounds.set(round.number, round)
-    this.#allComplete = false
-    this.session.markSyncing()
-    return round
-  }
 
   /** Round 1's local part: the local start sequence, and for a resumed round the local changes since. */
   async #startLocal(epoch: number, round: Round, welcome: SessionWelcome): Promise<void> {
@@ -305,13 +277,13 @@ export class SessionSync implements SessionHost, LinkSession {
       await local.whenIssued()
       await local.store.flush()
       if (epoch !== this.#epoch) return
-      this.#localStart = local.store.changeSeq
+      // Local changes after this one are sent live on this socket.
+      const start = local.store.changeSeq
       if (welcome.resumed) {
         const since = this.#checkpoints.localSeqFor(welcome.storeId)
-        for await (const change of local.store.changesSince(since)) {
+        for await (const doc of localChanges(local.store, since, start, round.patterns)) {
           if (epoch !== this.#epoch) return
-          if (change.seq > this.#localStart) break
-          if (matchesAny(round.patterns, change.name)) this.#enqueue(round, () => this.#offer(change.name))
+          this.#rounds.add(round, () => this.#offer(doc))
         }
       }
     } catch {
@@ -320,21 +292,7 @@ export class SessionSync implements SessionHost, LinkSession {
     }
     if (epoch !== this.#epoch) return
     round.localDone = true
-    this.#checkRounds()
-  }
-
-  #onChanges(number: number, entries: Array<{ doc: string; digest: string; deletedAt?: number }>, last: boolean): void {
-    const round = this.#rounds.get(number)
-    if (round === undefined) return
-    for (const entry of entries) {
-      if (entry.deletedAt !== undefined) continue
-      if (!round.resumed) round.listed.add(entry.doc)
-      this.#enqueue(round, () => this.#offer(entry.doc, entry.digest))
-    }
-    if (!last) return
-    round.pagesDone = true
-    if (!round.resumed) this.#enqueue(round, () => this.#pushAbsent(round))
-    this.#checkRounds()
+    this.#rounds.check()
   }
 
   /**
@@ -348,7 +306,7 @@ export class SessionSync implements SessionHost, LinkSession {
     const release = await this.#host.locks.acquire(doc)
     try {
       if (epoch !== this.#epoch) return
-      this.#owed.delete(doc)
+      this.#rounds.settle(doc)
       const { local } = this.#host
       if (digest !== undefined && (await local.digest(doc)) === digest) return
       const sv = await local.stateVector(doc)
@@ -362,77 +320,26 @@ export class SessionSync implements SessionHost, LinkSession {
   async #pushAbsent(round: Round): Promise<void> {
     const epoch = this.#epoch
     const { local } = this.#host
-    for (const prefix of coveringPrefixes(round.patterns)) {
-      for await (const entry of local.store.catalog({ prefix })) {
-        if (epoch !== this.#epoch) return
-        const doc = entry.name
-        if (round.listed.has(doc) || entry.corrupt || !matchesAny(round.patterns, doc)) continue
-        if (this.#frames.isRefused(doc) || local.openDoc(doc) !== undefined) continue
-        this.#owed.delete(doc)
-        const state = await local.fullState(doc)
-        if (epoch !== this.#epoch) return
-        this.sendSync(doc, 'step2', state)
-        await this.#drained()
-      }
+    for await (const doc of absentDocs(local.store, round.patterns, round.listed)) {
+      if (epoch !== this.#epoch) return
+      if (this.#frames.isRefused(doc) || local.openDoc(doc) !== undefined) continue
+      this.#rounds.settle(doc)
+      const state = await local.fullState(doc)
+      if (epoch !== this.#epoch) return
+      this.sendSync(doc, 'step2', state)
+      await this.#drained()
     }
   }
 
-  #enqueue(round: Round, task: () => Promise<void>): void {
-    round.tasks++
-    const epoch = this.#epoch
-    this.#queue.push(async () => {
-      try {
-        if (epoch === this.#epoch) await task()
-      } catch {
-        // A failed local read (a closing store, a corrupt document): the next round tries again.
-      } finally {
-        round.tasks--
-        if (epoch === this.#epoch) this.#checkRounds()
-      }
-    })
-    this.#pump()
-  }
-
-  #pump(): void {
-    while (this.#active < CONCURRENCY && this.#queue.length > 0) {
-      const task = this.#queue.shift()!
-      this.#active++
-      void task().finally(() => {
-        this.#active--
-        this.#pump()
-      })
-    }
-  }
-
-  #checkRounds(): void {
-    if (!this.session.ready) return
-    for (const round of this.#rounds.values()) {
-      if (!round.pagesDone || !round.localDone || round.tasks > 0 || this.#answering > 0) continue
-      this.#rounds.delete(round.number)
-      for (const p of round.patterns) if (!this.#covered.includes(p)) this.#covered.push(p)
-    }
-    if (this.#rounds.size > 0 || this.#allComplete || this.#answering > 0) return
-    if (this.#owed.size > 0) {
-      // Content that arrived from other relays while this round ran, for documents it did not
-      // compare afterwards: offer each once more, in a round of its own.
-      const round = this.#startRound([], true, true)
-      round.pagesDone = true
-      for (const doc of this.#owed) this.#enqueue(round, () => this.#offer(doc))
-      this.#owed.clear()
-      return
-    }
-    this.#allComplete = true
-    const welcomeSeq = this.session.welcome?.seq ?? 0
+  /** Every round is complete: checkpoints, `synced`, and whoever waits for it. */
+  #completed(): void {
     // A completed round listed everything up to the head of its welcome: that is a checkpoint too.
-    if (this.#pendingCheckpoint === null || this.#pendingCheckpoint.seq < welcomeSeq) {
-      this.#pendingCheckpoint = { seq: welcomeSeq, barrier: this.#step1Index }
-    }
-    void this.#saveCheckpoint()
+    this.#keeper.offer(this.session.welcome?.seq ?? 0, this.#step1s.lastIndex)
     // Everything local up to now is on this relay once acknowledged: what changed before the round
     // started was compared in it, what changed since was sent live or came from this relay.
-    void this.#advanceLocal()
+    void this.#keeper.advanceLocal()
     this.session.markSynced()
-    this.#notify()
+    this.#conditions.notify()
   }
 
   // ---- sync ----------------------------------------------------------------------------------
@@ -443,7 +350,7 @@ export class SessionSync implements SessionHost, LinkSession {
     const link = this.#links.get(doc)
     if (link !== undefined) {
       link.onSync(step, payload)
-      if (step === 'step2') this.#answered(doc, false)
+      if (step === 'step2') this.#answered(doc)
       return
     }
     const epoch = this.#epoch
@@ -455,12 +362,12 @@ export class SessionSync implements SessionHost, LinkSession {
           if (epoch !== this.#epoch) return
           this.#answering--
           this.sendSync(doc, 'step2', diff)
-          this.#checkRounds()
+          this.#rounds.check()
         },
         () => {
           if (epoch !== this.#epoch) return
           this.#answering--
-          this.#checkRounds()
+          this.#rounds.check()
         },
       )
       return
@@ -468,91 +375,23 @@ export class SessionSync implements SessionHost, LinkSession {
     local.applyRemote(doc, payload, this.session).then((outcome) => {
       if (epoch !== this.#epoch) return
       if (outcome === 'stored') this.#host.forward(this, doc, payload, step === 'update' ? 'live' : 'answer')
-      if (step === 'step2') this.#answered(doc, false)
+      if (step === 'step2') this.#answered(doc)
     })
   }
 
   /** Sends a step1 and resolves once it is answered (or refused, or the socket is gone). */
   #exchange(doc: string, stateVector: Uint8Array): Promise<void> {
     if (!this.session.ready) return Promise.resolve()
-    const index = ++this.#step1Index
-    return new Promise<void>((resolve) => {
-      let waiters = this.#step1Waiters.get(doc)
-      if (waiters === undefined) {
-        waiters = []
-        this.#step1Waiters.set(doc, waiters)
-      }
-      waiters.push({ index, resolve })
-      this.#step1Open.set(index, doc)
-      if (this.sendSync(doc, 'step1', stateVector) === null) this.#answered(doc, true)
-    })
+    const answered = this.#step1s.add(doc)
+    if (this.sendSync(doc, 'step1', stateVector) === null) this.#step1s.answered(doc, true)
+    return answered
   }
 
-  /** A step2 (or a refusal: `all`) answered the oldest (every) step1 of `doc`. */
-  #answered(doc: string, all: boolean): void {
-    const waiters = this.#step1Waiters.get(doc)
-    if (waiters === undefined) return
-    for (const w of all ? waiters.splice(0) : waiters.splice(0, 1)) {
-      this.#step1Open.delete(w.index)
-      w.resolve()
-    }
-    if (waiters.length === 0) this.#step1Waiters.delete(doc)
-    if (!all) this.#granted = doc
-    if (this.#pendingCheckpoint !== null) void this.#saveCheckpoint()
-  }
-
-  // ---- checkpoints ---------------------------------------------------------------------------
-
-  /**
-   * Saves the relay's checkpoint (spec step 9) once (a) every round is complete, (b) every step1
-   * sent before it is answered and (c) everything received before it is in the store: putLocal
-   * commits after every append issued before it, so waiting until those appends are issued is enough.
-   */
-  async #saveCheckpoint(): Promise<void> {
-    const pending = this.#pendingCheckpoint
-    if (pending === null || this.#savingCheckpoint || !this.#allComplete) return
-    const oldest = this.#step1Open.keys().next()
-    if (!oldest.done && oldest.value <= pending.barrier) return
-    const epoch = this.#epoch
-    this.#pendingCheckpoint = null
-    this.#savingCheckpoint = true
-    try {
-      await this.#host.local.whenIssued()
-      if (epoch !== this.#epoch) return
-      await this.#checkpoints.saveRelay(this.#storeId, pending.seq, this.#covered)
-    } catch {
-      // the store closed: the replica is closing
-    } finally {
-      if (epoch === this.#epoch) this.#savingCheckpoint = false
-    }
-    if (epoch !== this.#epoch) return
-    void this.#advanceLocal()
-    if (this.#pendingCheckpoint !== null) void this.#saveCheckpoint()
-  }
-
-  /**
-   * Saves the local checkpoint: the current local change sequence, once the relay acknowledged
-   * every frame sent so far. Valid once every round is complete and nothing is owed: from the
-   * welcome on, every local change is sent on this socket (edits of open documents, and updates
-   * from other relays, are passed on live) or came from this relay.
-   */
-  async #advanceLocal(): Promise<void> {
-    if (this.#advancingLocal || !this.#allComplete || this.#owed.size > 0) return
-    const epoch = this.#epoch
-    this.#advancingLocal = true
-    try {
-      await this.#host.local.whenIssued()
-      await this.#host.local.store.flush()
-      const seq = this.#host.local.store.changeSeq
-      if (epoch !== this.#epoch) return
-      await this.#frames.whenAllAcked()
-      if (epoch !== this.#epoch) return
-      await this.#checkpoints.saveLocal(this.#storeId, seq)
-    } catch {
-      // the store closed
-    } finally {
-      if (epoch === this.#epoch) this.#advancingLocal = false
-    }
+  /** A step2 of `doc` answered our oldest step1 of it. */
+  #answered(doc: string): void {
+    this.#step1s.answered(doc, false)
+    this.#granted = doc
+    void this.#keeper.save()
   }
 
   // ---- plumbing ------------------------------------------------------------------------------
@@ -565,44 +404,16 @@ export class SessionSync implements SessionHost, LinkSession {
     for (const link of this.#links.values()) link.detach()
     if (this.#links.size > 0) for (const doc of this.#host.openDocs()) doc.detach(this)
     this.#links.clear()
-    this.#rounds.clear()
-    this.#nextRound = 1
-    this.#ownRound = 0
-    this.#covered = []
-    this.#allComplete = false
-    this.#localStart = null
-    for (const waiters of this.#step1Waiters.values()) for (const w of waiters) w.resolve()
-    this.#step1Waiters.clear()
-    this.#step1Open.clear()
+    this.#rounds.reset()
+    this.#step1s.clear()
     this.#answering = 0
-    this.#owed.clear()
-    this.#pendingCheckpoint = null
-    this.#savingCheckpoint = false
-    this.#advancingLocal = false
+    this.#keeper.reset()
     this.#granted = null
-    this.#queue.length = 0
-    this.#notify()
+    this.#conditions.notify()
   }
 
   async #drained(): Promise<void> {
     const ws = this.session
     while (ws.ready && ws.bufferedAmount > HIGH_WATER) await new Promise((r) => setTimeout(r, 10))
-  }
-
-  #until(ready: () => boolean): Promise<boolean> {
-    return new Promise((resolve) => {
-      const check = () => {
-        if (this.#closed) resolve(false)
-        else if (ready()) resolve(true)
-        else return
-        this.#waiters.delete(check)
-      }
-      this.#waiters.add(check)
-      check()
-    })
-  }
-
-  #notify(): void {
-    for (const check of [...this.#waiters]) check()
   }
 }

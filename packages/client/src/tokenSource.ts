@@ -39,7 +39,10 @@ export function tokenSource(token: TokenOption | undefined): TokenSource {
         throw new RhizomeError(ErrorCode.AUTH_INVALID, 'the token function failed', { cause })
       }
       if (value !== undefined && typeof value !== 'string') {
-        throw new RhizomeError(ErrorCode.AUTH_INVALID, `the token function returned ${typeof value}, not a string`)
+        throw new RhizomeError(
+          ErrorCode.AUTH_INVALID,
+          `the token function returned ${typeof value}, not a string`,
+        )
       }
       return value
     },

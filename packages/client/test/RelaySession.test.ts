@@ -12,7 +12,11 @@ afterEach(() => cleanup.run())
  * A stand-in relay that welcomes every session, lists nothing, then goes silent: no keepalive, as
  * a relay behind a dead network path would look.
  */
-async function silentRelay(): Promise<{ url: string; connections: () => number; firstFrames: SessionMessage[] }> {
+async function silentRelay(): Promise<{
+  url: string
+  connections: () => number
+  firstFrames: SessionMessage[]
+}> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
   await new Promise<void>((resolve) => wss.once('listening', () => resolve()))
   let connections = 0
@@ -52,8 +56,15 @@ describe('a relay session', () => {
     replica.on('status', (s) => {
       if (s.relays[0]?.error) errors.push(s.relays[0].error.message)
     })
-    await eventually(() => replica.status.relays[0]!.state === 'synced', { what: 'synced with the silent relay' })
-    expect(relay.firstFrames[0]).toEqual({ type: 'hello', version: 1, checkpoint: null, patterns: ['notes/**'] })
+    await eventually(() => replica.status.relays[0]!.state === 'synced', {
+      what: 'synced with the silent relay',
+    })
+    expect(relay.firstFrames[0]).toEqual({
+      type: 'hello',
+      version: 1,
+      checkpoint: null,
+      patterns: ['notes/**'],
+    })
     await eventually(() => relay.connections() >= 2, { timeout: 5000, what: 'a reconnect after silence' })
     expect(errors.some((e) => /nothing received .* for 300 ms/.test(e))).toBe(true)
     // The second hello resumes from the checkpoint of the first session (an empty listing at seq 0).

@@ -39,9 +39,15 @@ export function tcpConnectionsTo(ports: readonly number[]): Map<number, number> 
 }
 
 /** A WebSocket class that counts the sockets that opened, per URL (without the query). */
-export function countingWebSocket(Base: WebSocketClass): { WebSocket: WebSocketClass; opens: Map<string, number> } {
+export function countingWebSocket(Base: WebSocketClass): {
+  WebSocket: WebSocketClass
+  opens: Map<string, number>
+} {
   const opens = new Map<string, number>()
-  class CountingWebSocket extends (Base as new (url: string | URL, protocols?: string | string[]) => WebSocket) {
+  class CountingWebSocket extends (Base as new (
+    url: string | URL,
+    protocols?: string | string[],
+  ) => WebSocket) {
     constructor(url: string | URL, protocols?: string | string[]) {
       super(url, protocols)
       const key = String(url).split('?')[0]!
@@ -79,7 +85,11 @@ export async function seedDocs(replica: Replica, prefix: string, count: number):
 }
 
 /** A counter (or gauge) of a relay's /metrics, summed over the series whose labels include `labels`. */
-export async function relayMetric(httpUrl: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+export async function relayMetric(
+  httpUrl: string,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const text = await httpText(`${httpUrl}/metrics`)
   let sum = 0
   for (const line of text.split('\n')) {

@@ -3,8 +3,8 @@ import { eventually } from '../../../test/support/poll.mjs'
 import { startRelay, stopAllRelays } from '../../../test/support/relays.js'
 import { CheckpointStore } from '../src/CheckpointStore.js'
 import { openReplica } from '../src/index.js'
-import { Cleanup, tempDir } from './support.js'
 import { relayDocCount, relayMetric, seedDocs, storedText } from './sessionSupport.js'
+import { Cleanup, tempDir } from './support.js'
 
 // Catch-up costs what changed (docs/PROTOCOL.md section 7.1): a device that was offline while 10
 // documents changed receives those 10, whatever the size of its replica. Before checkpoints, a
@@ -68,7 +68,9 @@ async function catchUpBytes(size: number): Promise<{ bytes: number; ms: number }
   const ms = Date.now() - started
   await device.close()
   const bytes = (await sessionBytesOut(relay.httpUrl)) - before
-  console.log(`replica of ${size}: pushed in ${pushMs} ms; catch-up of ${CHANGED} changes: ${bytes} bytes from the relay, ${ms} ms`)
+  console.log(
+    `replica of ${size}: pushed in ${pushMs} ms; catch-up of ${CHANGED} changes: ${bytes} bytes from the relay, ${ms} ms`,
+  )
   await relay.stop()
   return { bytes, ms }
 }

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually } from '../../../test/support/poll.mjs'
 import { type RelayProcess, startRelay, stopAllRelays } from '../../../test/support/relays.js'
 import { openReplica } from '../src/index.js'
-import { Cleanup, tempDir } from './support.js'
 import { relayDocCount, seedDocs, storedText, tcpConnectionsTo } from './sessionSupport.js'
+import { Cleanup, tempDir } from './support.js'
 
 // A device is a replica of whole namespaces over ONE connection per relay (docs/PROTOCOL.md
 // section 7.1). Before device sessions, 1,000 documents on 3 relays took 3,000 sockets.
@@ -100,4 +100,3 @@ describe('a device replicating a namespace', () => {
     expect(handle.doc.getText('t').toString()).toBe(`content of ${names[123]}`)
   }, 60_000)
 })
-

@@ -7,8 +7,8 @@ import { eventually } from '../../../test/support/poll.mjs'
 import { startRelay, stopAllRelays } from '../../../test/support/relays.js'
 import { CheckpointStore } from '../src/CheckpointStore.js'
 import { openReplica, type ReplicaStatus, type WebSocketClass } from '../src/index.js'
-import { Cleanup, device, tempDir } from './support.js'
 import { countingWebSocket, relayDocCount, seedDocs, storedText } from './sessionSupport.js'
+import { Cleanup, device, tempDir } from './support.js'
 
 const cleanup = new Cleanup()
 afterEach(() => cleanup.run())
@@ -51,7 +51,11 @@ describe('device sessions', () => {
     const bs = await seedDocs(seeding, 'b/', 7)
     const cs = await seedDocs(seeding, 'c/x/', 3)
     await seeding.close()
-    const pusher = await openReplica({ relays: [relay.url], storage: source, replicate: ['a/**', 'b/**', 'c/**'] })
+    const pusher = await openReplica({
+      relays: [relay.url],
+      storage: source,
+      replicate: ['a/**', 'b/**', 'c/**'],
+    })
     cleanup.add(() => pusher.close())
     await eventually(async () => (await relayDocCount(relay.httpUrl)) === 15, { what: '15 documents pushed' })
 
@@ -142,11 +146,19 @@ describe('device sessions', () => {
     expect(badCalls).toBe(2)
     await new Promise((r) => setTimeout(r, 300))
     expect(badCalls).toBe(2)
-    await expect(refused.whenReplicated({ timeout: 1000 })).rejects.toMatchObject({ code: ErrorCode.AUTH_INVALID })
+    await expect(refused.whenReplicated({ timeout: 1000 })).rejects.toMatchObject({
+      code: ErrorCode.AUTH_INVALID,
+    })
     // A static token refused once is final at once (nothing to refresh).
-    const staticToken = await openReplica({ relays: [relay.url], storage: await tempDir(cleanup), token: 'nope' })
+    const staticToken = await openReplica({
+      relays: [relay.url],
+      storage: await tempDir(cleanup),
+      token: 'nope',
+    })
     cleanup.add(() => staticToken.close())
-    await eventually(() => staticToken.status.relays[0]!.state === 'refused', { what: 'static token refused' })
+    await eventually(() => staticToken.status.relays[0]!.state === 'refused', {
+      what: 'static token refused',
+    })
   })
 
   it('a relay restart costs one reconnect per relay, however many documents the device carries', async () => {
@@ -226,9 +238,12 @@ describe('device sessions', () => {
     await seeding.close()
     let replica = await openReplica({ relays: [relay.url], storage, replicate: ['g3/**'] })
     await eventually(async () => (await relayDocCount(relay.httpUrl)) === 50, { what: '50 documents pushed' })
-    await eventually(async () => ((await new CheckpointStore(replica.store, relay.url).load())?.seq ?? 0) >= 50, {
-      what: 'a checkpoint',
-    })
+    await eventually(
+      async () => ((await new CheckpointStore(replica.store, relay.url).load())?.seq ?? 0) >= 50,
+      {
+        what: 'a checkpoint',
+      },
+    )
     const oldStore = (await new CheckpointStore(replica.store, relay.url).load())!.storeId
     await replica.close()
 
@@ -250,7 +265,11 @@ describe('device sessions', () => {
       { what: 'a checkpoint of the new store' },
     )
     // The refilled relay serves the content on its own.
-    const fresh = await openReplica({ relays: [relay.url], storage: await tempDir(cleanup), replicate: ['g3/**'] })
+    const fresh = await openReplica({
+      relays: [relay.url],
+      storage: await tempDir(cleanup),
+      replicate: ['g3/**'],
+    })
     cleanup.add(() => fresh.close())
     await fresh.whenReplicated({ timeout: 15_000 })
     expect(await fresh.names()).toEqual(names)
