@@ -22,10 +22,14 @@ function keyOf(doc: string, update: Uint8Array): string {
  */
 export class RecentUpdates {
   readonly #limit: number
+  readonly #maxBytes: number
   readonly #seen = new Map<string, Uint8Array>()
+  #bytes = 0
 
-  constructor(limit = 4096) {
+  /** Keeps at most `limit` updates and `maxBytes` bytes of them. */
+  constructor(limit = 4096, maxBytes = 8 * 1024 * 1024) {
     this.#limit = limit
+    this.#maxBytes = maxBytes
   }
 
   /** True when the same bytes of `doc` were recorded (and not forgotten yet). */
@@ -38,11 +42,18 @@ export class RecentUpdates {
   add(doc: string, update: Uint8Array): void {
     if (update.length > MAX_KEPT_BYTES) return
     const key = keyOf(doc, update)
-    this.#seen.delete(key)
+    const previous = this.#seen.get(key)
+    if (previous !== undefined) {
+      this.#seen.delete(key)
+      this.#bytes -= previous.length
+    }
     this.#seen.set(key, update)
-    if (this.#seen.size > this.#limit) {
-      const oldest = this.#seen.keys().next().value
-      if (oldest !== undefined) this.#seen.delete(oldest)
+    this.#bytes += update.length
+    while (this.#seen.size > this.#limit || this.#bytes > this.#maxBytes) {
+      const oldest = this.#seen.entries().next().value
+      if (oldest === undefined) break
+      this.#seen.delete(oldest[0])
+      this.#bytes -= oldest[1].length
     }
   }
 }
