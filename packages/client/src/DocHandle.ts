@@ -25,7 +25,7 @@ export interface RelayStatus {
   copies: number
   /** The last failure on this relay or of this document there; cleared once synced again. */
   error?: RhizomeError
-  /** The close code of the last socket the relay closed (4403 for a refused document). */
+  /** The close code of the last socket the relay closed, or the code the relay refused this document with. */
   closeCode?: number
 }
 
@@ -147,7 +147,7 @@ export class DocHandle implements SessionDoc {
     const s: RelayStatus = { url: session.url, state, copies: link?.tracker.copiesAt(this.localVersion) ?? 0 }
     const error = link?.error ?? session.error
     if (error !== undefined && error !== null) s.error = error
-    if (link?.error) s.closeCode = 4403
+    if (link?.error) s.closeCode = link.refusedCode
     else if (session.closeCode !== undefined) s.closeCode = session.closeCode
     return s
   }

@@ -45,6 +45,7 @@ export class DocLink {
   #gotStep2 = false
   #sentStep2 = false
   #refused: RhizomeError | null = null
+  #refusedCode = 0
   #probeQueued = false
   #stopped = false
 
@@ -71,6 +72,11 @@ export class DocLink {
   /** The refusal, when the relay refused the document. */
   get error(): RhizomeError | null {
     return this.#refused
+  }
+
+  /** The code of the refusal (4403, or 4500 for a document the relay is repairing); 0 when none. */
+  get refusedCode(): number {
+    return this.#refusedCode
   }
 
   /** Starts the document on the session: `open` (presence), step1, and our presence. */
@@ -121,6 +127,7 @@ export class DocLink {
   /** The relay refused this document on the session (4403: not granted, or a write on a read-only token). */
   onRefused(code: number, reason: string): void {
     this.#refused = refusalError(this.#doc.name, code, reason)
+    this.#refusedCode = code
     this.#doc.linkChanged()
   }
 
