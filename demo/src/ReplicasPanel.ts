@@ -23,6 +23,7 @@ const STATE_LABEL: Record<RelayState, string> = {
   synced: 'synced',
   offline: 'offline',
   refused: 'refused',
+  duplicate: 'same relay as another URL',
 }
 
 /**

@@ -1,10 +1,33 @@
-import { type BackoffOptions, ErrorCode, encodeAwareness, RhizomeError } from '@rhizome/protocol'
+import { ErrorCode, RhizomeError } from '@rhizome/protocol'
 import type { DocStore } from '@rhizome/store'
 import { ObservableV2 } from 'lib0/observable'
 import { Awareness, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness'
 import type * as Y from 'yjs'
+import type { DocLink } from './DocLink.js'
 import { combinedCopies } from './DurabilityTracker.js'
-import { RelayConnection, type RelayStatus, type WebSocketClass } from './RelayConnection.js'
+import type { SessionDoc, SessionSync } from './SessionSync.js'
+
+/**
+ * Where one relay stands for one open document:
+ * - `connecting` / `offline` / `duplicate`: the replica's session with that relay is in that state;
+ * - `syncing`: the session is up; this document's state is being exchanged;
+ * - `synced`: both sides exchanged their state; live updates flow;
+ * - `refused`: the relay refused the session (4400-4499) or this document (4403).
+ */
+export type RelayState = 'connecting' | 'syncing' | 'synced' | 'offline' | 'refused' | 'duplicate'
+
+/** One relay in a {@link DocStatus}. */
+export interface RelayStatus {
+  /** The relay's base URL as given to `openReplica`. */
+  url: string
+  state: RelayState
+  /** Relay stores this relay says durably hold the whole local state (0: not known to hold it). */
+  copies: number
+  /** The last failure on this relay or of this document there; cleared once synced again. */
+  error?: RhizomeError
+  /** The close code of the last socket the relay closed, or the code the relay refused this document with. */
+  closeCode?: number
+}
 
 /** What `handle.on('status', ...)` reports: every relay, and the copies of the whole local state. */
 export interface DocStatus {
@@ -34,10 +57,8 @@ export interface DocHandleContext {
   store: DocStore
   /** True when the local store had the document: its state counts as one more local version. */
   loaded: boolean
-  relays: readonly string[]
-  token?: string
-  WebSocket: WebSocketClass
-  backoff?: BackoffOptions
+  /** The replica's relay sessions, in the order of its relay URLs. */
+  sessions: readonly SessionSync[]
   onClose(handle: DocHandle): void
 }
 
@@ -50,11 +71,12 @@ interface Waiter {
 }
 
 /**
- * An open document: its `Y.Doc` backed by the local store, connected to every relay of the replica.
- * Edits on `doc` (and updates from relays) are appended to the local store as they happen and sent
- * to every connected relay; updates from one relay reach the others through this replica.
+ * An open document: its `Y.Doc` backed by the local store, synced over the replica's one session
+ * per relay (no socket of its own). Edits on `doc` (and updates from relays) are appended to the
+ * local store as they happen and sent to every connected relay; updates from one relay reach the
+ * others through this replica.
  */
-export class DocHandle {
+export class DocHandle implements SessionDoc {
   /** The document name. */
   readonly name: string
   /** The Yjs document. Edits after {@link DocHandle.close} are neither stored nor sent. */
@@ -62,8 +84,8 @@ export class DocHandle {
   /** Presence: one Awareness shared by every relay connection of this document. */
   readonly awareness: Awareness
   private readonly store: DocStore
-  private readonly connections: RelayConnection[]
-  private readonly byProvider = new Map<unknown, RelayConnection>()
+  private readonly sessions: readonly SessionSync[]
+  private readonly links = new Map<SessionSync, DocLink>()
   private readonly events = new ObservableV2<DocHandleEvents>()
   private readonly syncWaiters = new Set<Waiter>()
   /**
@@ -79,7 +101,7 @@ export class DocHandle {
   private appendsDone = 0
   private readonly doneOutOfOrder = new Set<number>()
   private readonly onClose: (handle: DocHandle) => void
-  private version: number
+  private localVersion: number
   private storeError: RhizomeError | null = null
   private lastStatus = ''
   private closing: Promise<void> | null = null
@@ -90,43 +112,74 @@ export class DocHandle {
     this.doc = ctx.doc
     this.store = ctx.store
     this.onClose = ctx.onClose
-    this.version = ctx.loaded ? 1 : 0
+    this.localVersion = ctx.loaded ? 1 : 0
     // Registered before any provider's listener, so a frame sent for an update is counted with
     // the version that includes it.
     this.doc.on('update', this.docOnUpdate)
     this.awareness = new Awareness(this.doc)
-    this.connections = ctx.relays.map(
-      (url) =>
-        new RelayConnection({
-          url,
-          docName: ctx.name,
-          doc: ctx.doc,
-          awareness: this.awareness,
-          token: ctx.token,
-          WebSocket: ctx.WebSocket,
-          backoff: ctx.backoff,
-          version: () => this.version,
-          onChange: () => this.refresh(),
-          onSocketClose: (c) => this.connectionOnSocketClose(c),
-        }),
-    )
-    for (const c of this.connections) this.byProvider.set(c.provider, c)
+    this.sessions = ctx.sessions
     this.awareness.on('update', this.awarenessOnUpdate)
-    for (const c of this.connections) c.start()
+    for (const sync of this.sessions) this.attach(sync)
     this.refresh()
   }
 
   /** Relay stores that durably hold the whole local replica right now; see docs/PROTOCOL.md section 7. */
   get copies(): number {
     return combinedCopies(
-      this.connections.map((c) => c.tracker),
-      this.version,
+      [...this.links.values()].map((l) => l.tracker),
+      this.localVersion,
     )
   }
 
   /** The current status, as the `status` event reports it. */
   get status(): DocStatus {
-    return { relays: this.connections.map((c) => c.status(this.version)), copies: this.copies }
+    return { relays: this.sessions.map((s) => this.relayStatus(s)), copies: this.copies }
+  }
+
+  private relayStatus(sync: SessionSync): RelayStatus {
+    const session = sync.session.status
+    const link = this.links.get(sync)
+    let state: RelayState
+    if (this.closing !== null) state = 'offline'
+    else if (link !== undefined) state = link.state
+    else if (session.state === 'syncing' || session.state === 'synced') state = 'syncing'
+    else state = session.state
+    const s: RelayStatus = { url: session.url, state, copies: link?.tracker.copiesAt(this.localVersion) ?? 0 }
+    const error = link?.error ?? session.error
+    if (error !== undefined && error !== null) s.error = error
+    if (link?.error) s.closeCode = link.refusedCode
+    else if (session.closeCode !== undefined) s.closeCode = session.closeCode
+    return s
+  }
+
+  /** @internal The local version (see DurabilityTracker). */
+  version(): number {
+    return this.localVersion
+  }
+
+  /** @internal A link's or a session's state, copies or error changed. */
+  linkChanged(): void {
+    this.refresh()
+  }
+
+  /** @internal The session was welcomed: sync this document on it. */
+  attach(sync: SessionSync): void {
+    if (this.closing !== null || this.links.has(sync)) return
+    const link = sync.attach(this)
+    if (link !== null) this.links.set(sync, link)
+    this.refresh()
+  }
+
+  /** @internal The session went down: drop its link and the presence seen only through it. */
+  detach(sync: SessionSync): void {
+    const link = this.links.get(sync)
+    if (link === undefined) return
+    this.links.delete(sync)
+    const stillSeen = new Set<number>([this.doc.clientID])
+    for (const other of this.links.values()) for (const id of other.seenClients) stillSeen.add(id)
+    const gone = [...link.seenClients].filter((id) => !stillSeen.has(id))
+    if (gone.length > 0) removeAwarenessStates(this.awareness, gone, sync.session)
+    this.refresh()
   }
 
   /** Subscribes to an event. */
@@ -148,10 +201,10 @@ export class DocHandle {
     return this.wait(
       this.syncWaiters,
       () => {
-        if (this.connections.some((c) => c.currentState === 'synced')) return true
-        if (this.connections.every((c) => c.currentState === 'refused')) {
-          const err = this.connections[0]?.status(this.version).error
-          throw err ?? new RhizomeError(ErrorCode.RELAY_UNAVAILABLE, 'no relay configured')
+        const relays = this.status.relays
+        if (relays.some((r) => r.state === 'synced')) return true
+        if (relays.every((r) => r.state === 'refused')) {
+          throw relays[0]?.error ?? new RhizomeError(ErrorCode.RELAY_UNAVAILABLE, 'no relay configured')
         }
         return false
       },
@@ -169,9 +222,10 @@ export class DocHandle {
   whenDurable(k: number, options: WaitOptions = {}): Promise<void> {
     if (!Number.isInteger(k) || k < 0)
       throw new TypeError(`whenDurable needs a non-negative integer, got ${k}`)
-    const target = this.version
+    const target = this.localVersion
     const append = this.appendsIssued
-    const trackers = this.connections.map((c) => c.tracker)
+    // Trackers of links that come later (a session welcomed after this call) count too.
+    const trackers = () => [...this.links.values()].map((l) => l.tracker)
     let queue = this.durableQueues.get(k)
     if (queue === undefined) {
       queue = []
@@ -181,18 +235,19 @@ export class DocHandle {
       queue,
       () => {
         if (this.storeError !== null) throw this.storeError
-        return this.appendsDone >= append && (k === 0 || combinedCopies(trackers, target) >= k)
+        return this.appendsDone >= append && (k === 0 || combinedCopies(trackers(), target) >= k)
       },
       options,
       () =>
-        `${this.name}: ${combinedCopies(trackers, target)} of ${k} relay copies` +
+        `${this.name}: ${combinedCopies(trackers(), target)} of ${k} relay copies` +
         (this.appendsDone >= append ? '' : ', local write pending'),
     )
   }
 
   /**
-   * Closes the relay sockets (telling them our presence is gone), waits for every local write and
-   * stops storing edits. Pending waits reject with STORE_CLOSED. Idempotent.
+   * Tells every relay our presence is gone and that the document closed (the sessions stay up for
+   * the replica's other documents), waits for every local write and stops storing edits. Pending
+   * waits reject with STORE_CLOSED. Idempotent.
    */
   close(): Promise<void> {
     if (this.closing === null) this.closing = this.doClose()
@@ -200,8 +255,11 @@ export class DocHandle {
   }
 
   private async doClose(): Promise<void> {
-    await Promise.all(this.connections.map((c) => c.close()))
+    // Our presence leaves first (sent by awarenessOnUpdate), then the document closes on every session.
+    removeAwarenessStates(this.awareness, [this.doc.clientID], 'close')
     this.awareness.off('update', this.awarenessOnUpdate)
+    for (const sync of this.links.keys()) sync.release(this.name)
+    this.links.clear()
     this.awareness.destroy()
     this.doc.off('update', this.docOnUpdate)
     await Promise.allSettled([...this.pendingAppends])
@@ -213,7 +271,7 @@ export class DocHandle {
   }
 
   private readonly docOnUpdate = (update: Uint8Array, origin: unknown): void => {
-    this.version++
+    this.localVersion++
     const seq = ++this.appendsIssued
     const append = this.store.append(this.name, update)
     this.pendingAppends.add(append)
@@ -234,7 +292,11 @@ export class DocHandle {
         this.settleWaiters()
       },
     )
-    this.byProvider.get(origin)?.queueProbe()
+    // Every relay gets it but the one it came from, which gets a probe so its ACK covers it.
+    for (const link of this.links.values()) {
+      if (link.session === origin) link.queueProbe()
+      else link.sendUpdate(update)
+    }
     this.refresh()
   }
 
@@ -244,17 +306,8 @@ export class DocHandle {
   ): void => {
     const self = this.doc.clientID
     if (!added.includes(self) && !updated.includes(self) && !removed.includes(self)) return
-    const frame = encodeAwareness(encodeAwarenessUpdate(this.awareness, [self]))
-    for (const c of this.connections) c.sendAwareness(frame)
-  }
-
-  /** Drops remote presence seen only through a relay whose socket just closed. */
-  private connectionOnSocketClose(closed: RelayConnection): void {
-    const stillSeen = new Set<number>([this.doc.clientID])
-    for (const c of this.connections)
-      if (c !== closed && c.connected) for (const id of c.seenClients) stillSeen.add(id)
-    const gone = [...closed.seenClients].filter((id) => !stillSeen.has(id))
-    if (gone.length > 0) removeAwarenessStates(this.awareness, gone, closed)
+    const update = encodeAwarenessUpdate(this.awareness, [self])
+    for (const link of this.links.values()) link.sendAwareness(update)
   }
 
   private refresh(): void {

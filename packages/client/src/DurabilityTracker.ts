@@ -37,10 +37,11 @@ export class DurabilityTracker {
   /**
    * Records an outgoing SYNC frame. `version` is the local version the frame brings the relay to
    * (for a step2: everything the local replica holds; for an update: the version after it).
-   * Returns the frame's number `n`.
+   * `n` is the frame's number when the caller keeps the count (a session numbers the frames of a
+   * document from its first, which may predate this tracker); by default the next one. Returns `n`.
    */
-  frameSent(kind: 'step2' | 'update', version: number): number {
-    const n = ++this.sent
+  frameSent(kind: 'step2' | 'update', version: number, n = this.sent + 1): number {
+    this.sent = n
     if (kind === 'step2') this.baseline = true
     // Updates sent before the baseline step2 carry a fragment, not the whole state: they count
     // toward `n` (the relay counts them too) but prove nothing about the whole state.

@@ -8,7 +8,28 @@ export {
   DEFAULT_BACKOFF,
   fullJitterDelay,
 } from '@rhizome/protocol'
-export { DocHandle, type DocHandleEvents, type DocStatus, type WaitOptions } from './DocHandle.js'
+export {
+  DocHandle,
+  type DocHandleEvents,
+  type DocStatus,
+  type RelayState,
+  type RelayStatus,
+  type WaitOptions,
+} from './DocHandle.js'
 export { combinedCopies, DurabilityTracker } from './DurabilityTracker.js'
-export { RelayConnection, type RelayState, type RelayStatus, type WebSocketClass } from './RelayConnection.js'
-export { openReplica, Replica, type ReplicaOptions } from './Replica.js'
+export {
+  RelaySession,
+  type RelaySessionStatus,
+  type SessionState,
+  type SessionWelcome,
+  type WebSocketClass,
+} from './RelaySession.js'
+export {
+  openReplica,
+  Replica,
+  type ReplicaEvents,
+  type ReplicaOptions,
+  type ReplicatedOptions,
+} from './Replica.js'
+export type { ReplicaStatus } from './Replicator.js'
+export type { TokenOption } from './tokenSource.js'

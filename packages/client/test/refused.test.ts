@@ -5,7 +5,7 @@ import { ErrorCode } from '@rhizome/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocketServer } from 'ws'
 import { eventually } from '../../../test/support/poll.mjs'
-import { type DocStatus, openReplica } from '../src/index.js'
+import { openReplica, type ReplicaStatus } from '../src/index.js'
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
@@ -53,10 +53,12 @@ describe('relays that refuse or fail', () => {
         token: 'tok en',
         backoff: { initialMs: 5, maxMs: 20 },
       })
+      // Sessions start with the replica, so the refusal may come before open() resolves: listen
+      // to the replica's status from the start.
+      const seen: ReplicaStatus[] = []
+      replica.on('status', (s) => seen.push(s))
       cleanups.push(() => replica.close())
       const handle = await replica.open('team/notes')
-      const seen: DocStatus[] = []
-      handle.on('status', (s) => seen.push(s))
 
       await eventually(() => handle.status.relays[0]?.state === 'refused', { what: 'refused state' })
       const refused = handle.status.relays[0]!
@@ -71,10 +73,9 @@ describe('relays that refuse or fail', () => {
       // Local edits go on regardless.
       handle.doc.getText('t').insert(0, 'still works')
       await handle.whenDurable(0)
-      // The socket URL carries the room name, rhizome=1 and the token.
+      // One session per relay (not a socket per document): /_session with the token.
       const url = new URL(refusing.urls[0]!, 'ws://x')
-      expect(url.pathname).toBe('/team/notes')
-      expect(url.searchParams.get('rhizome')).toBe('1')
+      expect(url.pathname).toBe('/_session')
       expect(url.searchParams.get('token')).toBe('tok en')
     })
   }

@@ -49,6 +49,11 @@ export interface Authorizer {
   /** False when every caller is anonymous and granted `'admin'` (no auth secret and no hook). */
   readonly required: boolean
   /**
+   * True when the grant depends on the document in a way only a call per document tells (an
+   * `authenticate` hook); false when a grant's patterns say it for every document (JWTs).
+   */
+  readonly perDocument: boolean
+  /**
    * Grants at least `need` on `request.doc`, or throws.
    * @throws RhizomeError AUTH_INVALID for a missing, invalid or expired token (or a hook that
    *   refused it, or failed); AUTH_FORBIDDEN when the document or the access level is not granted.
@@ -68,6 +73,7 @@ function forbidden(need: TokenAccess, doc: string | null): RhizomeError {
 /** No auth secret and no hook: anonymous callers (a loopback relay, or `--insecure-no-auth`). */
 class AnonymousAuthorizer implements Authorizer {
   readonly required = false
+  readonly perDocument = false
 
   async authorize(): Promise<Grant> {
     return { access: 'admin' }
@@ -77,6 +83,7 @@ class AnonymousAuthorizer implements Authorizer {
 /** JWT HS256 tokens under `--auth-secret` (docs/PROTOCOL.md section 5). */
 class TokenAuthorizer implements Authorizer {
   readonly required = true
+  readonly perDocument = false
   readonly #verifier: TokenVerifier
 
   constructor(secret: string) {
@@ -98,6 +105,7 @@ class TokenAuthorizer implements Authorizer {
 /** The embedding app's `authenticate` hook, in place of JWT checks. */
 class HookAuthorizer implements Authorizer {
   readonly required = true
+  readonly perDocument = true
 
   constructor(
     private readonly hook: AuthenticateHook,

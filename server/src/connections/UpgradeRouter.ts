@@ -7,6 +7,7 @@ import {
   encodeSessionMessage,
   parseDocName,
   RhizomeError,
+  type TokenAccess,
 } from '@rhizome/protocol'
 import { type WebSocket, WebSocketServer } from 'ws'
 import { type Logger, redactUrl } from '../logger.js'
@@ -34,6 +35,11 @@ export interface AdmittedSession {
   ip: string
   /** The token the session presented, if any (budgets of tokens without `sub`). */
   token: string | null
+  /**
+   * With an `authenticate` hook: asks it about one document for this session (resolves to the
+   * access granted, rejects when refused). Null when the grant's patterns decide.
+   */
+  authorizeDoc: ((doc: string) => Promise<TokenAccess>) | null
 }
 
 /** A client socket that passed admission and auth, with the frames it sent meanwhile. */
@@ -204,7 +210,11 @@ export class UpgradeRouter {
     ws.off('message', buffer)
     if (name === null) {
       this.keepalive.sendWhenIdle(ws, SESSION_KEEPALIVE_FRAME)
-      this.host.acceptSession({ ws, grant, early, ip, token })
+      const authorizeDoc = this.authorizer.perDocument
+        ? async (doc: string) =>
+            (await this.authorizer.authorize({ token: query.get('token'), doc, request: req }, 'read')).access
+        : null
+      this.host.acceptSession({ ws, grant, early, ip, token, authorizeDoc })
       return
     }
     this.keepalive.sendWhenIdle(ws, EMPTY_AWARENESS_FRAME)

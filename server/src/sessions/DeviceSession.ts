@@ -6,11 +6,11 @@ import {
   decodeSessionMessage,
   ErrorCode,
   encodeSessionMessage,
-  grantsDoc,
   isValidDocName,
   RhizomeError,
   SESSION_PROTOCOL_VERSION,
   type SessionMessage,
+  type TokenAccess,
 } from '@rhizome/protocol'
 import type { WebSocket } from 'ws'
 import { TokenBucket } from '../connections/TokenBucket.js'
@@ -18,6 +18,7 @@ import type { SessionGrant } from '../connections/UpgradeRouter.js'
 import { KeyedQueue } from './KeyedQueue.js'
 import { changedSince, matchingDocs } from './roundListing.js'
 import { type DocFrame, SessionDocs, type SessionDocsContext, type SessionDocsOwner } from './SessionDocs.js'
+import { SessionGrants } from './SessionGrants.js'
 import { anyPattern, checkPatterns, MAX_SESSION_PATTERNS } from './sessionPatterns.js'
 
 /** Entries per `changes` page. */
@@ -67,6 +68,7 @@ export class DeviceSession implements SessionDocsOwner {
   #closed = false
   #expiry: ReturnType<typeof setTimeout> | null = null
 
+  readonly #grants: SessionGrants
   /** Remote address (per-IP budgets). */
   readonly ip: string
   /** The token the session presented, if any (budgets of tokens without `sub`). */
@@ -75,12 +77,17 @@ export class DeviceSession implements SessionDocsOwner {
   constructor(
     readonly ws: WebSocket,
     readonly grant: SessionGrant,
-    client: { ip: string; token: string | null },
+    client: {
+      ip: string
+      token: string | null
+      authorizeDoc: ((doc: string) => Promise<TokenAccess>) | null
+    },
     private readonly host: SessionHost,
     limits: SessionLimits,
   ) {
     this.ip = client.ip
     this.token = client.token
+    this.#grants = new SessionGrants(grant, client.authorizeDoc)
     this.#messages =
       limits.rateMessages > 0 ? new TokenBucket(limits.rateMessages, limits.rateMessages * 2) : null
     this.#bytes = limits.rateBytes > 0 ? new TokenBucket(limits.rateBytes, limits.rateBytes * 2) : null
@@ -99,9 +106,29 @@ export class DeviceSession implements SessionDocsOwner {
     return this.#closed
   }
 
-  /** The token grants `name` (read access at least). */
-  grants(name: string): boolean {
-    return grantsDoc(this.grant, name)
+  /** The access the session has on `name` when known now (null: not granted; undefined: ask {@link accessOf}). */
+  accessKnown(name: string): TokenAccess | null | undefined {
+    return this.#grants.known(name)
+  }
+
+  /** The access the session has on `name` (null: not granted). */
+  accessOf(name: string): Promise<TokenAccess | null> {
+    return this.#grants.accessOf(name)
+  }
+
+  /** True when the session may read `name`. */
+  async grants(name: string): Promise<boolean> {
+    return (await this.#grants.accessOf(name)) !== null
+  }
+
+  /**
+   * Delivers a live update frame of `name` once the `authenticate` hook granted the document to
+   * this session (frames of one document keep their order: they wait on the same answer).
+   */
+  deliverWhenGranted(name: string, frame: Uint8Array): void {
+    void this.#grants.accessOf(name).then((access) => {
+      if (access !== null) this.deliver(frame)
+    })
   }
 
   /** Live updates of `name` go to this session from now on (it was synced or opened explicitly). */
@@ -181,7 +208,7 @@ export class DeviceSession implements SessionDocsOwner {
             resumed,
           })
           welcomed()
-          const wants = (name: string) => matches(name) && this.grants(name)
+          const wants = async (name: string) => matches(name) && (await this.grants(name))
           return {
             head,
             entries: resumed
@@ -199,7 +226,11 @@ export class DeviceSession implements SessionDocsOwner {
           for (const p of patterns) this.host.subscribe(this, p)
           await docs.whenAllCommitted()
           const head = docs.store.changeSeq
-          const entries = matchingDocs(docs, patterns, (name) => wants(name) && this.grants(name))
+          const entries = matchingDocs(
+            docs,
+            patterns,
+            async (name) => wants(name) && (await this.grants(name)),
+          )
           return { head, entries }
         })
         return

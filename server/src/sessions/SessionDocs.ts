@@ -48,8 +48,8 @@ export interface SessionDocsOwner {
   /** Remote address and presented token: the keys of the new-document budget. */
   readonly ip: string
   readonly token: string | null
-  /** The token grants `name`. */
-  grants(name: string): boolean
+  /** The access the session has on `name` (null: not granted). */
+  accessOf(name: string): Promise<TokenAccess | null>
   /** Live updates of `name` go to the session from now on (a document synced or opened explicitly). */
   follow(name: string): void
   send(message: SessionMessage): void
@@ -87,7 +87,9 @@ export class SessionDocs implements SessionDocOwner {
     const { doc } = frame
     if (this.#refused.has(doc)) return
     if (frame.type === 'close') return this.#close(doc)
-    if (!this.session.grants(doc)) return this.#refuse(doc, CloseCode.FORBIDDEN, 'document not granted')
+    const access = await this.session.accessOf(doc)
+    if (this.#refused.has(doc)) return
+    if (access === null) return this.#refuse(doc, CloseCode.FORBIDDEN, 'document not granted')
     try {
       switch (frame.type) {
         case 'open':
@@ -97,7 +99,7 @@ export class SessionDocs implements SessionDocOwner {
         case 'sync':
           this.session.follow(doc)
           if (frame.step === 'step1') return await this.#onStep1(doc, frame.payload)
-          return await this.#onUpdate(doc, frame.payload)
+          return await this.#onUpdate(doc, frame.payload, access)
       }
     } catch (err) {
       // The relay repairs a damaged document from its peers; the device may retry on a new session.
@@ -130,12 +132,12 @@ export class SessionDocs implements SessionDocOwner {
     await this.session.whenDrained()
   }
 
-  async #onUpdate(doc: string, update: Uint8Array): Promise<void> {
+  async #onUpdate(doc: string, update: Uint8Array, access: TokenAccess): Promise<void> {
     const { docs, metrics } = this.context
     const n = this.acks.next(doc)
     metrics.updatesIn.inc()
     let held: Promise<void> | null = null
-    if (this.session.grant.access === 'read') {
+    if (access === 'read') {
       if (await wouldChangeDoc(docs, doc, update)) {
         return this.#refuse(doc, CloseCode.FORBIDDEN, 'read-only token cannot write')
       }

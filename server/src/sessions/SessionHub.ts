@@ -81,9 +81,9 @@ export class SessionHub {
   }
 
   /** Takes over a socket that passed admission and auth on `/_session`. */
-  accept({ ws, grant, early, ip, token }: AdmittedSession): DeviceSession {
+  accept({ ws, grant, early, ip, token, authorizeDoc }: AdmittedSession): DeviceSession {
     const { rateMessages, rateBytes } = this.options
-    const session = new DeviceSession(ws, grant, { ip, token }, this.#sessionHost, {
+    const session = new DeviceSession(ws, grant, { ip, token, authorizeDoc }, this.#sessionHost, {
       rateMessages: rateMessages * SESSION_RATE_MESSAGES_FACTOR,
       rateBytes: rateBytes * SESSION_RATE_BYTES_FACTOR,
     })
@@ -107,9 +107,12 @@ export class SessionHub {
     if (this.#sessions.size === 0) return
     let frame: Uint8Array | null = null
     for (const session of this.#feed.subscribersOf(name)) {
-      if (session === origin || session.closed || !session.grants(name)) continue
+      if (session === origin || session.closed) continue
+      const access = session.accessKnown(name)
+      if (access === null) continue
       frame ??= encodeSessionMessage({ type: 'sync', doc: name, step: 'update', payload: update })
-      session.deliver(frame)
+      if (access === undefined) session.deliverWhenGranted(name, frame)
+      else session.deliver(frame)
     }
   }
 

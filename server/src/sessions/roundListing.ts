@@ -11,12 +11,12 @@ import { coveringPrefixes } from './sessionPatterns.js'
 export async function* changedSince(
   docs: DocRegistry,
   seq: number,
-  wants: (name: string) => boolean,
+  wants: (name: string) => boolean | Promise<boolean>,
 ): AsyncIterable<ChangeEntry> {
   // The feed may list a document changed during the listing a second time, at its new number.
   const seen = new Set<string>()
   for await (const { name } of docs.store.changesSince(seq)) {
-    if (seen.has(name) || !wants(name)) continue
+    if (seen.has(name) || !(await wants(name))) continue
     seen.add(name)
     const digest = await docs.digestOf(name)
     if (digest !== null) yield { doc: name, digest }
@@ -32,11 +32,11 @@ export async function* changedSince(
 export async function* matchingDocs(
   docs: DocRegistry,
   patterns: readonly string[],
-  wants: (name: string) => boolean,
+  wants: (name: string) => boolean | Promise<boolean>,
 ): AsyncIterable<ChangeEntry> {
   for (const prefix of coveringPrefixes(patterns)) {
     for await (const entry of docs.store.catalog({ prefix })) {
-      if (!wants(entry.name)) continue
+      if (!(await wants(entry.name))) continue
       const digest = docs.loaded(entry.name) ? await docs.digestOf(entry.name) : entry.digest
       if (digest !== null) yield { doc: entry.name, digest }
     }
