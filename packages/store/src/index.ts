@@ -5,5 +5,9 @@ export {
   type ChangeRecord,
   DocStore,
   type DocStoreOptions,
+  type PurgeReport,
+  type RestorePoint,
 } from './DocStore.js'
 export { CommitQueue } from './groupCommit/CommitQueue.js'
+export { DEFAULT_HISTORY_MS, EXACT_MS } from './history/historyWindow.js'
+export { revertUpdate } from './history/revert.js'
