@@ -4,9 +4,9 @@ import { changeKey, docRange, metaKey, repairKey } from './keys.js'
 import { compactKeyRange } from './levelCompaction.js'
 import type { AnyLevel } from './records.js'
 
-/** Just after `key` in byte order: the range of that one key. */
+/** A range holding the one key `key` (and room for `compactKeyRange`'s marker after it). */
 function only(key: string): { gte: string; lt: string } {
-  return { gte: key, lt: key + '\u0000' }
+  return { gte: key, lt: key + '\u0000\u0000' }
 }
 
 /**

@@ -14,8 +14,6 @@ export interface ChunkKey extends ChunkKeyInfo {
 export interface IndexRead {
   /** Effects of the chunks read, in key order (hourly chunks first). */
   effects: Effect[]
-  /** Parallel to `effects`: true for an effect that covers an hour rather than one millisecond. */
-  hourly: boolean[]
   /** The latest receive time the index covers (0 when it is empty). */
   lastTime: number
 }
@@ -63,11 +61,7 @@ export class HistoryIndex {
     for (const k of keys) lastTime = Math.max(lastTime, k.last)
     const wanted = keys.filter((k) => k.last > after)
     const effects = await this.effectsOf(name, wanted)
-    const hourly: boolean[] = []
-    for (let i = 0; i < wanted.length; i++) {
-      for (let n = effects[i]!.length; n > 0; n--) hourly.push(wanted[i]!.kind === HOURLY)
-    }
-    return { effects: effects.flat(), hourly, lastTime }
+    return { effects: effects.flat(), lastTime }
   }
 
   /**

@@ -14,7 +14,7 @@ import { type Effect, mergeEffects } from './effects.js'
 import { foldSnapshot } from './foldSnapshot.js'
 import type { ChunkKey, HistoryIndex } from './HistoryIndex.js'
 import type { HistorySettings } from './HistoryReader.js'
-import { EXACT, HOURLY, historyRange, hourlyChunkKey } from './historyKeys.js'
+import { EXACT, exactChunkKey, HOURLY, historyRange, hourlyChunkKey, tailOfChunkKey } from './historyKeys.js'
 import { EXACT_MS, HOUR_MS, windowStart } from './historyWindow.js'
 import { receiveTimeOfLogKey } from './receiveTime.js'
 import { historyDoc, snapshotWithout } from './stateAt.js'
@@ -114,7 +114,8 @@ export class HistoryPurge {
       const keys = await this.#index.keys(name)
       if (keys.length === 0) return
       const fold = await this.#fold(name, keys, start)
-      const rest = keys.filter((k) => k.last > start)
+      // Straddling chunks were rewritten under new keys: coarsening picks them up next time.
+      const rest = keys.filter((k) => k.first > start || (k.kind === HOURLY && k.last > start))
       const coarsened = await this.#coarsen(name, rest, now - EXACT_MS)
       changed = fold !== null || coarsened
       foldedSnapshot = fold === true
@@ -139,16 +140,24 @@ export class HistoryPurge {
   }
 
   /**
-   * Drops the chunks that lie wholly at or before `start` (every moment still served includes
-   * them). When they deleted anything, rewrites the snapshot with that content collected.
+   * Drops the effects at or before `start` (every moment still served includes them): chunks that
+   * lie wholly before it go, an exact chunk that straddles it keeps its later effects. When the
+   * dropped effects deleted anything, rewrites the snapshot with that content collected.
    * Returns null when nothing was dropped, else whether the snapshot was rewritten.
    */
   async #fold(name: string, keys: readonly ChunkKey[], start: number): Promise<boolean | null> {
-    const old = keys.filter((k) => k.last <= start)
-    if (old.length === 0) return null
-    const deleted = (await this.#index.effectsOf(name, old)).some((list) =>
-      list.some((e) => e.deletes.size > 0),
-    )
+    const drop = keys.filter((k) => k.last <= start)
+    const trim = keys.filter((k) => k.kind === EXACT && k.first <= start && k.last > start)
+    if (drop.length === 0 && trim.length === 0) return null
+    const old = [...drop, ...trim]
+    const oldEffects = await this.#index.effectsOf(name, old)
+    const deleted = oldEffects.some((list) => list.some((e) => e.time <= start && e.deletes.size > 0))
+    const puts: [string, Uint8Array][] = []
+    trim.forEach((k, i) => {
+      const kept = oldEffects[drop.length + i]!.filter((e) => e.time > start)
+      const key = exactChunkKey(name, kept[0]!.time, k.last, tailOfChunkKey(name, k.key))
+      puts.push([key, encodeChecked(key, encodeEffects(kept))])
+    })
     let snapshot: Uint8Array | null = null
     if (deleted) {
       const records = await this.#reader.read(name)
@@ -173,6 +182,7 @@ export class HistoryPurge {
         const staged = await batch.meta(name)
         if (staged === null) return
         for (const k of old) batch.del(k.key)
+        for (const [key, value] of puts) batch.put(key, value)
         if (snapshot === null) return
         const key = snapshotKey(name)
         batch.put(key, encodeChecked(key, snapshot))

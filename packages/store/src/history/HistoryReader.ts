@@ -91,22 +91,20 @@ export class HistoryReader {
     if (view === null) return []
     const now = this.#settings.clock()
     const start = windowStart(now, this.#settings.historyMs)
-    const points = new Map<string, RestorePoint>()
-    const add = (group: string, at: number, bytes: number) => {
+    const points = new Map<number, RestorePoint>()
+    const add = (minute: number, at: number, bytes: number) => {
       if (at < start || at > now) return
-      const point = points.get(group)
-      if (point === undefined) points.set(group, { at, bytes })
+      const point = points.get(minute)
+      if (point === undefined) points.set(minute, { at, bytes })
       else {
         point.at = Math.max(point.at, at)
         point.bytes += bytes
       }
     }
-    const { effects, hourly, lastTime } = view.index
-    effects.forEach((e, i) => {
-      add(hourly[i] ? `h${i}` : `m${Math.floor(e.time / MINUTE_MS)}`, e.time, e.bytes)
-    })
-    for (const log of timedLogs(name, view.records, lastTime)) {
-      add(`m${Math.floor(log.time / MINUTE_MS)}`, log.time, log.update.length)
+    // An hourly effect stands at its hour's latest receive time: grouped by minute like the rest.
+    for (const e of view.index.effects) add(Math.floor(e.time / MINUTE_MS), e.time, e.bytes)
+    for (const log of timedLogs(name, view.records, view.index.lastTime)) {
+      add(Math.floor(log.time / MINUTE_MS), log.time, log.update.length)
     }
     return [...points.values()].sort((a, b) => b.at - a.at)
   }

@@ -1,4 +1,5 @@
 import * as Y from 'yjs'
+import { withoutFormattingCleanup } from '../formattingCleanup.js'
 
 /**
  * A new snapshot for a document whose history before `start` (the Yjs snapshot of the state at
@@ -9,8 +10,9 @@ import * as Y from 'yjs'
  */
 export function foldSnapshot(doc: Y.Doc, start: Y.Snapshot): Uint8Array {
   // The state at the window start, garbage-collected (a Y.Doc collects what a transaction deletes)...
-  const base = Y.createDocFromSnapshot(doc, start, new Y.Doc({ guid: 'rhizome-fold' }))
+  const base = withoutFormattingCleanup(new Y.Doc({ guid: 'rhizome-fold' }))
   try {
+    Y.createDocFromSnapshot(doc, start, base)
     // ...then everything after it applied without collection: the deletions made inside the window
     // keep their content. `gc` is read at the end of each transaction, so switching it here is enough.
     base.gc = false

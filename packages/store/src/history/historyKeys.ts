@@ -55,6 +55,11 @@ export function parseChunkKey(name: string, key: string): ChunkKeyInfo | null {
   return { kind, first, last }
 }
 
+/** The `<tail>` of an exact chunk key of document `name` (see {@link exactChunkKey}). */
+export function tailOfChunkKey(name: string, key: string): string {
+  return key.slice(HISTORY.length + name.length + SEP.length + 1 + 2 * WIDTH)
+}
+
 /** Range (`gte`/`lt`) of every history key of one document. */
 export function historyRange(name: string): { gte: string; lt: string } {
   return { gte: HISTORY + name + SEP, lt: HISTORY + name + AFTER_SEP }

@@ -1,4 +1,5 @@
 import * as Y from 'yjs'
+import { withoutFormattingCleanup } from '../formattingCleanup.js'
 
 /** Origin of the replayed changes, the only one the undo manager tracks. */
 const REPLAYED = Symbol('rhizome-revert-replayed')
@@ -25,7 +26,9 @@ export function revertUpdate(
   later: Uint8Array | readonly Uint8Array[],
 ): Uint8Array {
   const updates = later instanceof Uint8Array ? [later] : later
-  const doc = new Y.Doc({ gc: false, guid: 'rhizome-revert' })
+  // Formatting as received: format items Yjs would delete here on its own are live in the real
+  // document, and the undo would leave them there as stray formatting.
+  const doc = withoutFormattingCleanup(new Y.Doc({ gc: false, guid: 'rhizome-revert' }))
   try {
     Y.applyUpdate(doc, stateAtTarget)
     // Scope = the document: root types that only the later changes create are covered as well.

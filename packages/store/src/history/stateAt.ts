@@ -7,15 +7,16 @@
  */
 import * as encoding from 'lib0/encoding'
 import * as Y from 'yjs'
+import { withoutFormattingCleanup } from '../formattingCleanup.js'
 import { type ClockRanges, normalizeRanges, subtractRanges, unionRanges } from './clockRanges.js'
 import type { Effect } from './effects.js'
 
 const GUID = 'rhizome-history'
 
-/** A scratch Y.Doc that keeps deleted content, as reconstruction needs. */
+/** A scratch Y.Doc that keeps deleted content, as reconstruction needs, and formatting as received. */
 export function historyDoc(): Y.Doc {
   // A fixed guid avoids a cryptographic random draw per scratch document.
-  return new Y.Doc({ gc: false, guid: GUID })
+  return withoutFormattingCleanup(new Y.Doc({ gc: false, guid: GUID }))
 }
 
 /**
@@ -72,8 +73,9 @@ export function snapshotWithout(doc: Y.Doc, later: readonly Effect[]): Y.Snapsho
  * deleted by then garbage-collected. Splits items of `doc` at the snapshot's boundaries.
  */
 export function encodeStateAt(doc: Y.Doc, snapshot: Y.Snapshot): Uint8Array {
-  const state = Y.createDocFromSnapshot(doc, snapshot, new Y.Doc({ guid: GUID }))
+  const state = withoutFormattingCleanup(new Y.Doc({ guid: GUID }))
   try {
+    Y.createDocFromSnapshot(doc, snapshot, state)
     return Y.encodeStateAsUpdate(state)
   } finally {
     state.destroy()

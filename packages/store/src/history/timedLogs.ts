@@ -14,21 +14,22 @@ export interface TimedLog {
 }
 
 /**
- * The verified log records of `records` in key (application) order with their receive times,
- * raised where needed so that they never decrease, starting from `after` (the latest time already
- * in the index). A history is a sequence of effects in application order, so times must follow
- * it: a record stamped earlier than one applied before it (a clock that stepped back) counts from
- * that one's time. It is then reported late, never early: a state at a moment never holds
- * anything received after it. Records without a time (written before receive times existed) count
- * from `after` as well, that is, before history when the index is empty.
+ * The verified log records of `records` with their receive times, in the order to apply them:
+ * by receive time (Yjs updates commute, so any order gives the same document), records without a
+ * time (written before receive times existed) first, as received before any history. A history
+ * is a sequence of effects in application order, so times must not decrease along it: a record
+ * stamped before `after` (the latest time already in the index, from an earlier slice; a clock
+ * that stepped back) counts from `after`. It is then reported late, never early: a state at a
+ * moment never holds anything received after it.
  */
 export function timedLogs(name: string, records: DocRecords, after: number): TimedLog[] {
-  const out: TimedLog[] = []
-  let time = after
-  for (let i = 0; i < records.logs.length; i++) {
-    time = Math.max(time, receiveTimeOfLogKey(name, records.logKeys[i]!) ?? 0)
-    out.push({ time, update: records.logs[i]! })
-  }
+  const out: TimedLog[] = records.logs.map((update, i) => ({
+    time: receiveTimeOfLogKey(name, records.logKeys[i]!) ?? 0,
+    update,
+  }))
+  // Array.prototype.sort is stable: records of one millisecond keep their append order.
+  out.sort((a, b) => a.time - b.time)
+  for (const log of out) log.time = Math.max(log.time, after)
   return out
 }
 
