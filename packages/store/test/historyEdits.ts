@@ -20,16 +20,16 @@ function sorted(value: unknown): unknown {
 }
 
 /** Content of a nested value, for any shared type. */
-function valueOf(value: unknown): unknown {
+function contentOfValue(value: unknown): unknown {
   if (value instanceof Y.XmlElement || value instanceof Y.XmlFragment || value instanceof Y.XmlText)
     return { xml: value.toString() }
   if (value instanceof Y.Text) return { text: sorted(value.toDelta()) }
   if (value instanceof Y.Map) {
     const out: Record<string, unknown> = {}
-    for (const key of [...value.keys()].sort()) out[key] = valueOf(value.get(key))
+    for (const key of [...value.keys()].sort()) out[key] = contentOfValue(value.get(key))
     return { map: out }
   }
-  if (value instanceof Y.Array) return { array: value.toArray().map(valueOf) }
+  if (value instanceof Y.Array) return { array: value.toArray().map(contentOfValue) }
   return sorted(value)
 }
 
@@ -39,10 +39,10 @@ function valueOf(value: unknown): unknown {
  */
 export function contentOfDoc(doc: Y.Doc): string {
   return JSON.stringify({
-    t: valueOf(doc.getText('t')),
-    m: valueOf(doc.getMap('m')),
-    a: valueOf(doc.getArray('a')),
-    x: valueOf(doc.getXmlFragment('x')),
+    t: contentOfValue(doc.getText('t')),
+    m: contentOfValue(doc.getMap('m')),
+    a: contentOfValue(doc.getArray('a')),
+    x: contentOfValue(doc.getXmlFragment('x')),
   })
 }
 
@@ -69,8 +69,8 @@ function editText(text: Y.Text, rnd: Rnd): void {
   if (text.length > 2 && r < 0.3) {
     const at = pick(rnd, text.length - 1)
     text.delete(at, Math.min(1 + pick(rnd, 3), text.length - at))
-  }
-  else if (text.length > 2 && r < 0.4) text.format(pick(rnd, text.length - 1), 2, { bold: rnd() < 0.7 ? true : null })
+  } else if (text.length > 2 && r < 0.4)
+    text.format(pick(rnd, text.length - 1), 2, { bold: rnd() < 0.7 ? true : null })
   else text.insert(pick(rnd, text.length + 1), word(rnd), rnd() < 0.2 ? { italic: true } : undefined)
 }
 
@@ -96,8 +96,7 @@ function editArray(array: Y.Array<unknown>, rnd: Rnd, depth: number): void {
   if (array.length > 0 && r < 0.3) {
     const at = pick(rnd, array.length)
     array.delete(at, Math.min(1 + pick(rnd, 2), array.length - at))
-  }
-  else if (array.length > 0 && r < 0.45 && depth < 2) {
+  } else if (array.length > 0 && r < 0.45 && depth < 2) {
     const item = array.get(pick(rnd, array.length))
     if (item instanceof Y.Map) editMap(item, rnd, depth + 1)
     else array.insert(0, [word(rnd)])
