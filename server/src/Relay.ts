@@ -87,6 +87,7 @@ export class Relay {
       maxOpenFiles: options.dbMaxOpenFiles,
     })
     const store = await DocStore.open(db, {
+      historyMs: options.historyMs,
       onCommit: ({ ms }) => metrics.commitSeconds.observe(ms / 1000),
       onError: (err) => log.warn({ err }, 'background store work failed'),
       // After a LevelDB-level repair, records may be gone without a checksum failing: recompute

@@ -33,6 +33,8 @@ export interface RelayOptions {
   maxNewDocsPerMinute: number
   /** Interval of the periodic anti-entropy pass with each peer. */
   antiEntropyMs: number
+  /** How long each document's history and each tombstone are kept (docs/PROTOCOL.md section 9). */
+  historyMs: number
   /** Interval between passes of the background scrubber (the first 10 min after start, or this when shorter); 0 = never. */
   scrubIntervalMs: number
   /** LevelDB block cache, bytes. */
@@ -73,6 +75,7 @@ export function defaultRelayOptions(): RelayOptions {
     maxOutboundBytesPerIp: 128 * MiB,
     maxNewDocsPerMinute: 600,
     antiEntropyMs: 60_000,
+    historyMs: 30 * 24 * 60 * 60 * 1000,
     scrubIntervalMs: 24 * 60 * 60 * 1000,
     dbCacheBytes: 8 * MiB,
     dbMaxOpenFiles: 1000,
@@ -114,6 +117,7 @@ const specs: Record<string, Spec> = {
   '--max-outbound-bytes-per-ip': { key: 'maxOutboundBytesPerIp', kind: 'int', min: 1024 },
   '--max-new-docs-per-minute': { key: 'maxNewDocsPerMinute', kind: 'int', min: 0 },
   '--anti-entropy-ms': { key: 'antiEntropyMs', kind: 'int', min: 100 },
+  '--history-ms': { key: 'historyMs', kind: 'int', env: 'RHIZOME_HISTORY_MS', min: 0 },
   '--scrub-interval-ms': { key: 'scrubIntervalMs', kind: 'int', min: 0 },
   '--db-cache-bytes': { key: 'dbCacheBytes', kind: 'int', min: 0, max: 64 * 1024 * MiB },
   '--db-max-open-files': { key: 'dbMaxOpenFiles', kind: 'int', min: 16, max: 1_000_000 },
@@ -280,6 +284,7 @@ export const RELAY_USAGE = `Usage: rhizome-relay [options]
   --max-new-docs-per-minute N   new documents per token (anonymous: per IP);
                            past it 4429 (0 = off)                   [600]
   --anti-entropy-ms N      periodic catalog exchange with peers     [60000]
+  --history-ms N           keep each document's history this long (0 = none) [RHIZOME_HISTORY_MS, 30 days]
   --scrub-interval-ms N    background checksum scrub (first pass after 10 min or N; 0 = off) [86400000]
   --db-cache-bytes N       LevelDB block cache                      [8 MiB]
   --db-max-open-files N    LevelDB open (memory-mapped) files       [1000]

@@ -249,7 +249,8 @@ export async function openReplica(options: ReplicaOptions): Promise<Replica> {
     throw new TypeError('openReplica: storage must be a path, a database name or an abstract-level database')
   }
   try {
-    const store = await DocStore.open(db)
+    // History and its restore points are kept by the relays; a device keeps only current state.
+    const store = await DocStore.open(db, { historyMs: 0 })
     return new Replica(store, WebSocket, options)
   } catch (err) {
     if (ownedDb !== null) await ownedDb.close().catch(() => {})

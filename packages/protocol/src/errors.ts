@@ -21,6 +21,11 @@ export const ErrorCode = {
   STORE_CORRUPT: 'STORE_CORRUPT',
   /** The store was used after close. */
   STORE_CLOSED: 'STORE_CLOSED',
+  /**
+   * A moment outside a document's history window (older than `--history-ms`, or in the future;
+   * docs/PROTOCOL.md section 9). Never closes a socket; HTTP 404 (no such state is kept).
+   */
+  HISTORY_UNAVAILABLE: 'HISTORY_UNAVAILABLE',
   /** A transient relay failure; the client should retry. Close 4500. */
   RELAY_UNAVAILABLE: 'RELAY_UNAVAILABLE',
   /** A wait (for example `whenDurable`) passed its deadline. */

@@ -2,12 +2,22 @@ import { ErrorCode, RhizomeError } from '@rhizome/protocol'
 import { encodeChecked } from './checksum.js'
 import type { DocReader } from './DocReader.js'
 import type { GroupCommit } from './groupCommit/GroupCommit.js'
+import type { StagedBatch } from './groupCommit/StagedBatch.js'
 import { docRange, snapshotKey } from './keys.js'
 import type { Lifecycle } from './Lifecycle.js'
 import { countCompacted, setSummary } from './meta.js'
 import { corruptError, quarantineUnappliable } from './quarantine.js'
-import type { AnyLevel } from './records.js'
-import { mergeRecords } from './yjsMerge.js'
+import type { AnyLevel, DocRecords } from './records.js'
+import { type Merged, mergeRecords } from './yjsMerge.js'
+
+/**
+ * How compaction keeps a document's history (see `history/HistoryCompaction.ts`): `prepare` does
+ * the reads, then `merge` replaces the plain merge of a slice and `stage` adds writes to the
+ * slice's batch, so the snapshot and what history records about it commit together.
+ */
+export interface CompactionHistory {
+  prepare(name: string): Promise<{ merge(records: DocRecords): Merged; stage(batch: StagedBatch): void }>
+}
 
 /** When a document is compacted in the background, and where failures of that work go. */
 export interface CompactorOptions {
@@ -17,6 +27,8 @@ export interface CompactorOptions {
   compactAfterBytes?: number | undefined
   /** Receives unexpected failures of background compactions (corruption and close are expected). */
   onError: (err: unknown) => void
+  /** Keeps history while compacting; without it, compaction merges into a garbage-collected snapshot. */
+  history?: CompactionHistory | undefined
 }
 
 const DEFAULT_COMPACT_UPDATES = 500
@@ -43,6 +55,7 @@ export class Compactor {
   readonly #compactUpdates: number
   readonly #compactBytes: number
   readonly #onError: (err: unknown) => void
+  readonly #history: CompactionHistory | undefined
   /**
    * Per document, the last log key a compaction deleted. Every log key before it is gone (log keys
    * of later opens sort after those of earlier ones), so the next slice starts after it instead of
@@ -67,6 +80,7 @@ export class Compactor {
     this.#compactUpdates = options.compactAfterUpdates ?? DEFAULT_COMPACT_UPDATES
     this.#compactBytes = options.compactAfterBytes ?? DEFAULT_COMPACT_BYTES
     this.#onError = options.onError
+    this.#history = options.history
   }
 
   /**
@@ -120,9 +134,10 @@ export class Compactor {
     const gen = entry.gen
     const records = await this.#reader.read(name, COMPACT_SLICE, this.#compactHint.get(name))
     if (records === null || records.logs.length === 0) return
-    let merged: ReturnType<typeof mergeRecords>
+    const history = await this.#history?.prepare(name)
+    let merged: Merged
     try {
-      merged = mergeRecords(records)
+      merged = history ? history.merge(records) : mergeRecords(records)
     } catch (cause) {
       await quarantineUnappliable(this.#commit, name, cause)
       throw corruptError(name)
@@ -137,6 +152,7 @@ export class Compactor {
         for (const key of logKeys) batch.del(key)
         const key = snapshotKey(name)
         batch.put(key, encodeChecked(key, merged.snapshot))
+        history?.stage(batch)
         countCompacted(staged.meta, { logCountRead, logBytesRead }, merged.snapshot.length)
         // Compaction does not change the state; the digest is fresh if nothing was appended since the read.
         // Only when this slice was the whole log (the meta record counts every log record).

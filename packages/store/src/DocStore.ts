@@ -7,9 +7,17 @@ import { decodeChecked, encodeChecked } from './checksum.js'
 import { DigestCache, forgetDigests } from './DigestCache.js'
 import { DocReader } from './DocReader.js'
 import { GroupCommit } from './groupCommit/GroupCommit.js'
-import { checkDocName, dataRange, localKey, logKey, metaKey, nameOfDataKey } from './keys.js'
+import { HistoryCompaction } from './history/HistoryCompaction.js'
+import { HistoryIndex } from './history/HistoryIndex.js'
+import { HistoryPurge, type PurgeReport } from './history/HistoryPurge.js'
+import { HistoryReader, type RestorePoint } from './history/HistoryReader.js'
+import { checkHistoryMs, DEFAULT_HISTORY_MS } from './history/historyWindow.js'
+import { checkReceiveTime, timedLogKey } from './history/receiveTime.js'
+import { revertUpdate } from './history/revert.js'
+import { checkDocName, dataRange, localKey, metaKey, nameOfDataKey } from './keys.js'
 import { Lifecycle } from './Lifecycle.js'
 import { MetaCache } from './MetaCache.js'
+import { purgeDocument } from './purgeDocument.js'
 import { loadQuarantined, quarantineDamaged, quarantinedDocs } from './quarantine.js'
 import { type AnyLevel, RAW } from './records.js'
 import { repairFromPeer } from './repair.js'
@@ -18,6 +26,8 @@ import { scratchDoc, validateUpdate } from './yjsMerge.js'
 
 export type { CatalogEntry } from './Catalog.js'
 export type { ChangeRecord } from './ChangeFeed.js'
+export type { PurgeReport } from './history/HistoryPurge.js'
+export type { RestorePoint } from './history/HistoryReader.js'
 
 /** Options of {@link DocStore.open}. */
 export interface DocStoreOptions {
@@ -41,6 +51,14 @@ export interface DocStoreOptions {
    * longer holds (anti-entropy would never re-fetch it).
    */
   distrustDigests?: boolean
+  /**
+   * How long each document's history is kept, in ms (docs/PROTOCOL.md section 9): exact for the
+   * last 24 hours, per hour before. Default 30 days; 0 keeps none (compaction then
+   * garbage-collects deleted content at once).
+   */
+  historyMs?: number
+  /** The clock receive times and the history window are measured by (ms since the epoch). Default `Date.now`. */
+  clock?: () => number
 }
 
 /** What one {@link DocStore.scrub} call found. */
@@ -60,6 +78,8 @@ export interface AppendOptions {
    * Y.Doc that applied it): skip decoding it once more to validate it.
    */
   decoded?: boolean
+  /** Receive time to record (ms since the epoch, a non-negative integer). Default: the store's clock now. */
+  at?: number
 }
 
 /**
@@ -85,6 +105,10 @@ export class DocStore {
   readonly #compactor: Compactor
   readonly #digests: DigestCache
   readonly #catalog: Catalog
+  readonly #historyReader: HistoryReader
+  readonly #historyPurge: HistoryPurge
+  readonly #clock: () => number
+  readonly #onError: (err: unknown) => void
   #closing: Promise<void> | null = null
 
   private constructor(
@@ -98,6 +122,11 @@ export class DocStore {
     this.#db = db
     this.id = id
     const onError = options.onError ?? ((err) => console.warn('rhizome store:', err))
+    this.#onError = onError
+    const historyMs = options.historyMs ?? DEFAULT_HISTORY_MS
+    this.#clock = options.clock ?? Date.now
+    const history = { historyMs, clock: this.#clock }
+    const index = new HistoryIndex(db)
     const cache = new MetaCache(options.metaCacheSize ?? 10_000)
     this.#commit = new GroupCommit(db, cache, corrupt, docCount, changeSeq, {
       onCommit: options.onCommit,
@@ -108,17 +137,30 @@ export class DocStore {
       compactAfterUpdates: options.compactAfterUpdates,
       compactAfterBytes: options.compactAfterBytes,
       onError,
+      history: historyMs > 0 ? new HistoryCompaction(index) : undefined,
     })
     this.#digests = new DigestCache(this.#commit, this.#reader, this.#life, onError)
     this.#catalog = new Catalog(db, this.#commit, this.#reader, this.#digests, this.#life)
+    this.#historyReader = new HistoryReader(this.#commit, this.#reader, this.#life, index, history)
+    this.#historyPurge = new HistoryPurge(
+      db,
+      this.#commit,
+      this.#reader,
+      this.#life,
+      index,
+      this.#compactor,
+      history,
+    )
   }
 
   /**
    * Opens a store over `db` (calling `db.open()` if needed). Keys are written as UTF-8 strings and
    * values as bytes with per-call encodings, so any default encodings of `db` work. Counts the
    * documents and loads the repair markers once; generates and persists a store id on first open.
+   * @throws TypeError when `options.historyMs` is not a non-negative integer.
    */
   static async open(db: AnyLevel, options: DocStoreOptions = {}): Promise<DocStore> {
+    if (options.historyMs !== undefined) checkHistoryMs(options.historyMs)
     await db.open()
     const id = await loadStoreId(db)
     if (options.distrustDigests) await forgetDigests(db)
@@ -183,16 +225,19 @@ export class DocStore {
   }
 
   /**
-   * Appends one update to a document's log, creating the document if needed. Resolves once the
-   * group commit containing it is durable.
+   * Appends one update to a document's log, creating the document if needed, with its receive time
+   * (`options.at`, default now). Resolves once the group commit containing it is durable.
+   * @throws TypeError when `options.at` is not a non-negative integer.
    * @throws RhizomeError PROTOCOL_MALFORMED when `update` does not decode (nothing is stored).
    * @throws RhizomeError STORE_CLOSED after {@link close}.
    */
   async append(name: string, update: Uint8Array, options: AppendOptions = {}): Promise<void> {
     this.#life.assertOpen()
     checkDocName(name)
+    const at = options.at ?? this.#clock()
+    checkReceiveTime(at)
     if (!options.decoded) validateUpdate(update)
-    const key = logKey(name, this.#session, this.#counter++)
+    const key = timedLogKey(name, this.#session, this.#counter++, at)
     return this.#commit.append(name, key, encodeChecked(key, update), update.length)
   }
 
@@ -329,6 +374,73 @@ export class DocStore {
     this.#life.assertOpen()
     checkDocName(name)
     return this.#compactor.compact(name)
+  }
+
+  /**
+   * The document as it was at `at` (ms since the epoch): every update received at or before it and
+   * nothing later, as one Yjs v1 update; to within the hour for moments older than 24 hours.
+   * `null` when the document is unknown; an empty document when it did not exist yet.
+   * @throws RhizomeError HISTORY_UNAVAILABLE when `at` is older than `historyMs` or in the future.
+   * @throws RhizomeError STORE_CORRUPT when a record or history chunk is damaged.
+   */
+  stateAt(name: string, at: number): Promise<Uint8Array | null> {
+    return this.#historyReader.stateAt(name, at)
+  }
+
+  /**
+   * Everything received after `at`, as one Yjs v1 update that keeps the content deleted since:
+   * with {@link stateAt} what `revertUpdate` needs. `null` when the document is unknown.
+   * @throws RhizomeError as {@link stateAt}.
+   */
+  updatesSince(name: string, at: number): Promise<Uint8Array | null> {
+    return this.#historyReader.updatesSince(name, at)
+  }
+
+  /**
+   * The update that makes the document's content what it was at `at` (see `revertUpdate`), not
+   * applied: append it, or apply it to the live document, like any edit. `null` when unknown.
+   * @throws RhizomeError as {@link stateAt}.
+   */
+  async revertTo(name: string, at: number): Promise<Uint8Array | null> {
+    const target = await this.stateAt(name, at)
+    const later = await this.updatesSince(name, at)
+    return target === null || later === null ? null : revertUpdate(target, later)
+  }
+
+  /**
+   * Restore points inside the history window, newest first: one per minute in which the document
+   * received updates (per hour for history older than 24 hours), `at` that minute's latest receive
+   * time, `bytes` the payload bytes received in it. Empty for an unknown document.
+   * @throws RhizomeError STORE_CORRUPT when a record or history chunk is damaged.
+   */
+  history(name: string): Promise<RestorePoint[]> {
+    return this.#historyReader.restorePoints(name)
+  }
+
+  /**
+   * Ages history as of `now` for up to `maxDocs` documents (default 100), continuing where the
+   * previous call stopped: history older than a day becomes hourly, history older than
+   * `historyMs` is dropped and its bytes compacted away on disk. Call it periodically.
+   * @throws RhizomeError STORE_CLOSED after {@link close}.
+   */
+  purgeHistory(now: number = this.#clock(), options: { maxDocs?: number } = {}): Promise<PurgeReport> {
+    return this.#historyPurge.purge(now, options.maxDocs ?? 100, this.#onError)
+  }
+
+  /**
+   * Removes every record of the document (snapshot, log, history, meta, change record, repair
+   * marker) in one atomic batch and compacts its key ranges on disk. For a deleted document whose
+   * tombstone expired: nothing may append to it meanwhile. No-op for unknown documents.
+   * @throws RhizomeError STORE_CLOSED after {@link close}.
+   */
+  purgeDocument(name: string): Promise<void> {
+    this.#life.assertOpen()
+    checkDocName(name)
+    const purge = async () => {
+      this.#compactor.forget(name)
+      await purgeDocument(this.#db, this.#commit, name)
+    }
+    return this.#life.track(this.#life.exclusively(name, purge))
   }
 
   /** True when the document awaits repair. */

@@ -19,6 +19,8 @@ export class MetaCache {
   readonly #entries = new Map<string, MetaEntry>()
   readonly #max: number
   #loads = 0
+  /** Entries deleted while outside reads were in flight: those reads must not reinstall them. */
+  readonly #deleted = new Set<string>()
 
   /** @param max - entries kept before the least recently used ones are evicted. */
   constructor(max: number) {
@@ -56,8 +58,16 @@ export class MetaCache {
   setIfAbsent(name: string, entry: MetaEntry): MetaEntry {
     const current = this.get(name)
     if (current !== undefined) return current
+    // A read that began before the document was deleted must not bring its meta back.
+    if (this.#deleted.has(name)) return entry
     this.set(name, entry)
     return entry
+  }
+
+  /** Forgets a document whose meta record a commit deleted. */
+  delete(name: string): void {
+    this.#entries.delete(name)
+    if (this.#loads > 0) this.#deleted.add(name)
   }
 
   /** Announces a database read whose result may be installed with {@link setIfAbsent}; call the returned function when it ends. */
@@ -68,6 +78,7 @@ export class MetaCache {
       if (ended) return
       ended = true
       this.#loads--
+      if (this.#loads === 0) this.#deleted.clear()
       this.#evict()
     }
   }

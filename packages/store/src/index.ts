@@ -5,6 +5,10 @@ export {
   type ChangeRecord,
   DocStore,
   type DocStoreOptions,
+  type PurgeReport,
+  type RestorePoint,
   type ScrubPage,
 } from './DocStore.js'
 export { CommitQueue } from './groupCommit/CommitQueue.js'
+export { DEFAULT_HISTORY_MS, EXACT_MS } from './history/historyWindow.js'
+export { revertUpdate } from './history/revert.js'

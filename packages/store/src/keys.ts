@@ -5,7 +5,8 @@
  * s:id                              the store id
  * m:<doc>                           per-document meta (counts, sizes, cached digest)
  * d:<doc>\0s                        the document's compacted snapshot
- * d:<doc>\0l<session><counter>      one log record (one Yjs update)
+ * d:<doc>\0l<session><counter>      one log record (one Yjs update); `@<time>` follows (history/receiveTime.ts)
+ * h:<doc>\0...                      the document's history index (history/historyKeys.ts)
  * r:<doc>                           repair marker: the document holds a record that failed its checksum
  * c:<seq>                           change record: the document whose last content change got this seq
  * l:<key>                           local state of the store's owner (device checkpoints), not a document

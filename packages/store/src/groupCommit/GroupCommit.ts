@@ -177,7 +177,7 @@ export class GroupCommit {
     }
     batch.install()
     this.#changeSeq = changeSeq
-    this.#docCount += batch.created.size
+    this.#docCount += batch.created.size - batch.dropped.size
     for (const name of batch.markedCorrupt) this.#quarantined.add(name)
     for (const name of batch.repaired) this.#quarantined.delete(name)
     this.#options.onCommit?.({ ms: performance.now() - started, ops: jobs.length, docs: names.size })

@@ -35,6 +35,8 @@ export class StagedBatch {
   readonly appended = new Set<string>()
   /** Documents whose content this batch changes (appends, repairs): each gets a new change seq. */
   readonly changedContent = new Set<string>()
+  /** Documents stored before this batch whose meta record it deletes (purged). */
+  readonly dropped = new Set<string>()
 
   /**
    * @param cache - committed meta records; read, never written, until {@link install}.
@@ -71,6 +73,18 @@ export class StagedBatch {
     this.created.add(name)
     this.#dirty.add(name)
     return entry
+  }
+
+  /**
+   * Deletes the document's meta record with this batch (the caller deletes its other records); a
+   * later job of the batch that appends to it creates it anew.
+   */
+  drop(name: string): void {
+    if (this.created.delete(name)) this.#dirty.delete(name)
+    else if (this.#staged.get(name)) this.dropped.add(name)
+    this.#staged.set(name, null)
+    this.#dirty.delete(name)
+    this.del(metaKey(name))
   }
 
   /** Marks a staged meta entry as changed, so that it is written with the batch. */
@@ -123,6 +137,7 @@ export class StagedBatch {
 
   /** After the batch is durable: makes the changed meta records the committed ones. */
   install(): void {
+    for (const name of this.dropped) if (!this.#dirty.has(name)) this.#cache.delete(name)
     for (const name of this.#dirty) {
       const entry = this.#staged.get(name)
       if (entry) this.#cache.set(name, entry)
