@@ -134,8 +134,10 @@ describe('slow reader', () => {
     const edits = new Y.Doc()
     edits.on('update', (u: Uint8Array) => editor.send(encodeSyncUpdate(u)))
     const readerClosed = async () => (await metric(relay, 'rhizome_socket_closes_total{code="4500"}')) >= 1
-    // At most 300 edits (19 MiB broadcast to the reader if the relay queued it all).
-    for (let i = 0; i < 300 && !(i % 8 === 0 && (await readerClosed())); i++) {
+    // At most 300 edits (19 MiB broadcast to the reader if the relay queued it all); the writer
+    // stops soon after the reader is given up, so what the relay holds is the reader's bound, not
+    // the writer's document (which the relay applies, stores and compacts like any other).
+    for (let i = 0; i < 300 && !(i % 2 === 0 && (await readerClosed())); i++) {
       edits.getText('e').insert(0, 'z'.repeat(64 * 1024))
     }
     await eventually(readerClosed, { what: 'the slow reader closed by the relay' })
@@ -144,7 +146,11 @@ describe('slow reader', () => {
       what: 'only the calm clients left',
     })
     const peak = rss.stop()
-    expect(peak).toBeLessThan(before + 100 * MiB)
+    // The bound covers the reader's queue (closed at 4 MiB) plus the writer's document, which the
+    // relay applies, stores and compacts with its history meanwhile (tens of MiB of transient heap
+    // for a multi-megabyte text); a relay that queued the whole broadcast for the reader would
+    // also never close it (the wait above).
+    expect(peak).toBeLessThan(before + 150 * MiB)
     // Everyone else is unaffected.
     expect(await roundTrips(calm, calm2, 3)).toHaveLength(3)
     reader.close()
