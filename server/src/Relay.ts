@@ -1,29 +1,26 @@
 import type { Server } from 'node:http'
 import { CloseCode } from '@rhizome/protocol'
-import { DocStore } from '@rhizome/store'
-import { ChangeNotifier } from './changes/ChangeNotifier.js'
-import { originClassifier } from './changes/changeOrigin.js'
+import type { DocStore } from '@rhizome/store'
+import type { ChangeNotifier } from './changes/ChangeNotifier.js'
+import { createChangeNotifier } from './changes/createChangeNotifier.js'
 import { type Authorizer, createAuthorizer } from './connections/Authorizer.js'
-import { DocCreationBudget, docCreationKey } from './connections/DocCreationBudget.js'
+import { DocCreationBudget } from './connections/DocCreationBudget.js'
 import { Keepalive } from './connections/Keepalive.js'
 import { OutboundBudget } from './connections/OutboundBudget.js'
-import type { AdmittedClient } from './connections/UpgradeRouter.js'
 import { UpgradeRouter } from './connections/UpgradeRouter.js'
-import { openDatabase } from './database/openDatabase.js'
+import { openStore } from './database/openStore.js'
 import { Scrubber } from './database/Scrubber.js'
-import type { AckSource } from './docs/AckTracker.js'
-import { ClientConnection } from './docs/ClientConnection.js'
+import { ClientHub } from './docs/ClientHub.js'
 import { DocRegistry } from './docs/DocRegistry.js'
 import { createServer } from './http/createServer.js'
 import { DocApi } from './http/DocApi.js'
 import { handleHttp } from './http/handleHttp.js'
 import { createLogger, type Logger } from './logger.js'
 import { Mesh } from './mesh/Mesh.js'
-import { PeerLink } from './mesh/PeerLink.js'
 import { RelayMetrics } from './metrics.js'
 import type { RelayOptions } from './options.js'
 import { SessionHub } from './sessions/SessionHub.js'
-import { WebhookNotifier } from './webhooks/WebhookNotifier.js'
+import type { WebhookNotifier } from './webhooks/WebhookNotifier.js'
 
 /**
  * A relay: one HTTP + WebSocket server holding a full replica of every document it has seen,
@@ -33,7 +30,6 @@ import { WebhookNotifier } from './webhooks/WebhookNotifier.js'
 export class Relay {
   readonly metrics = new RelayMetrics()
   readonly log: Logger
-  readonly #connections = new Set<ClientConnection>()
   readonly #authorizer: Authorizer
   #changes: ChangeNotifier | null = null
   #webhook: WebhookNotifier | null = null
@@ -50,6 +46,7 @@ export class Relay {
   #mesh: Mesh | null = null
   #scrubber: Scrubber | null = null
   #sessions: SessionHub | null = null
+  #clients: ClientHub | null = null
   #closing = false
   /** This relay's id (`--id`, or derived from its store id); set by {@link start}. */
   id = ''
@@ -82,40 +79,13 @@ export class Relay {
    */
   async start(): Promise<void> {
     const { options, log, metrics } = this
-    const { db, repaired } = await openDatabase(options.dataDir, log, {
-      cacheBytes: options.dbCacheBytes,
-      maxOpenFiles: options.dbMaxOpenFiles,
-    })
-    const store = await DocStore.open(db, {
-      historyMs: options.historyMs,
-      onCommit: ({ ms }) => metrics.commitSeconds.observe(ms / 1000),
-      onError: (err) => log.warn({ err }, 'background store work failed'),
-      // After a LevelDB-level repair, records may be gone without a checksum failing: recompute
-      // every digest so anti-entropy re-fetches whatever was lost.
-      distrustDigests: repaired,
-    })
+    const store = await openStore(options, log, metrics)
     this.#store = store
     this.id = options.id ?? `relay-${store.id.slice(0, 8)}`
     const relay = this
-    // Durable changes go to the app's onChange and, when first-hand, to the webhook (section 10).
-    const webhook =
-      options.webhook && options.webhookSecret
-        ? new WebhookNotifier({
-            url: options.webhook,
-            secret: options.webhookSecret,
-            relayId: this.id,
-            log,
-            registry: metrics.registry,
-          })
-        : null
-    this.#webhook = webhook
-    const changes = new ChangeNotifier({
-      onChange: options.onChange,
-      webhook,
-      log,
-      classify: originClassifier((origin) => origin instanceof PeerLink),
-    })
+    const { changes, webhook } = createChangeNotifier(options, this.id, log, metrics)
     this.#changes = changes
+    this.#webhook = webhook
     const docs = new DocRegistry(
       store,
       // Held updates (waiting for missing structs) per document: one maximal message.
@@ -154,6 +124,18 @@ export class Relay {
       { peers: options.peers, meshSecret: options.meshSecret, antiEntropyMs: options.antiEntropyMs },
     )
     this.#mesh = mesh
+    const clients = new ClientHub(
+      {
+        docs,
+        log,
+        metrics,
+        outbound: this.#outbound,
+        newDocs: this.#newDocs,
+        ackTargets: () => mesh.ackTargets(),
+      },
+      options,
+    )
+    this.#clients = clients
     const sessions = new SessionHub(
       {
         relayId: this.id,
@@ -161,7 +143,7 @@ export class Relay {
         log,
         metrics,
         ackTargets: () => mesh.ackTargets(),
-        admitDocument: (name, s) => this.#admitDocument({ name, grant: s.grant, ip: s.ip, token: s.token }),
+        admitDocument: (name, s) => clients.admitDocument({ name, grant: s.grant, ip: s.ip, token: s.token }),
       },
       options,
     )
@@ -183,13 +165,8 @@ export class Relay {
         },
         meshAllowed,
         acceptMesh: (req, socket, head) => mesh.handleUpgrade(req, socket, head),
-        admitDocument: (client) => this.#admitDocument(client),
-        acceptClient: (client) => {
-          this.#acceptClient(client).catch((err) => {
-            log.error({ err, doc: client.name }, 'failed to accept a socket')
-            client.ws.close(CloseCode.TRANSIENT, 'relay error')
-          })
-        },
+        admitDocument: (client) => clients.admitDocument(client),
+        acceptClient: (client) => clients.accept(client),
         acceptSession: (admitted) => sessions.accept(admitted),
       },
       this.#authorizer,
@@ -249,72 +226,9 @@ export class Relay {
     this.#scrubber.start()
   }
 
-  /** A socket passed admission and auth: attach it to its document once that is loaded. */
-  /** A new document (neither stored nor loaded) is charged to the token or anonymous IP. */
-  async #admitDocument({
-    name,
-    grant,
-    ip,
-    token,
-  }: {
-    name: string
-    grant: { sub?: string }
-    ip: string
-    token: string | null
-  }): Promise<boolean> {
-    const docs = this.#docs!
-    const creator = docCreationKey({ ip, sub: grant.sub, token })
-    const isNew = async () => docs.loaded(name) === undefined && !(await docs.store.has(name))
-    const admitted = await this.#newDocs.admit(creator, isNew)
-    if (!admitted) this.metrics.newDocsRefused.inc()
-    return admitted
-  }
-
-  async #acceptClient({ ws, name, grant, extensions, early, ip }: AdmittedClient): Promise<void> {
-    const docs = this.#docs!
-    const doc = docs.acquire(name)
-    const conn = new ClientConnection(
-      ws,
-      doc,
-      grant.access,
-      extensions,
-      {
-        metrics: this.metrics,
-        log: this.log,
-        maxBufferedBytes: this.options.maxBufferedBytes,
-        outbound: this.#outbound,
-        maxPendingBytes: Math.max(this.options.maxMessageBytes * 2, 1024 * 1024),
-        ackTargets: (): Map<AckSource, number> => this.#mesh!.ackTargets(),
-        onConnectionClosed: (closed) => this.#onConnectionClosed(closed),
-      },
-      { rateMessages: this.options.rateMessages, rateBytes: this.options.rateBytes },
-      grant.sub,
-      ip,
-    )
-    if (grant.exp !== undefined) conn.expireAt(grant.exp)
-    this.#connections.add(conn)
-    this.metrics.connections.inc()
-    doc.attach(conn)
-    for (const data of early) ws.emit('message', data, true)
-    try {
-      await doc.ready
-    } catch (err) {
-      docs.onLoadFailure(doc, err)
-      conn.close(CloseCode.TRANSIENT, 'document is being repaired')
-      return
-    }
-    conn.start()
-  }
-
-  #onConnectionClosed(conn: ClientConnection): void {
-    if (!this.#connections.delete(conn)) return
-    this.metrics.connections.dec()
-    conn.doc.detach(conn)
-  }
-
   /** Peer acknowledgements arrived: connections waiting for copies re-evaluate. */
   #onPeerAck(): void {
-    for (const conn of this.#connections) if (conn.hasPendingAcks) conn.reevaluateAcks()
+    this.#clients?.onPeerAck()
     this.#docApi?.onPeerAck()
     this.#sessions?.onPeerAck()
   }
@@ -335,7 +249,7 @@ export class Relay {
     // close with 1001 (frames are ignored from then on) and flush what arrived meanwhile.
     const flush = async () => this.#docs?.whenAllCommitted()
     await flush()
-    for (const conn of [...this.#connections]) conn.close(CloseCode.GOING_AWAY, 'relay shutting down')
+    this.#clients?.closeAll(CloseCode.GOING_AWAY, 'relay shutting down')
     this.#sessions?.closeAll(CloseCode.GOING_AWAY, 'relay shutting down')
     this.#router?.closeAll(CloseCode.GOING_AWAY, 'relay shutting down')
     await flush()

@@ -22,7 +22,14 @@ export async function damagedTables(dir: string): Promise<string[]> {
   const damaged: string[] = []
   for (const file of files) {
     if (!file.endsWith('.ldb') && !file.endsWith('.sst')) continue
-    const handle = await open(join(dir, file), 'r')
+    let handle: Awaited<ReturnType<typeof open>>
+    try {
+      handle = await open(join(dir, file), 'r')
+    } catch (err) {
+      // LevelDB (open, holding the lock) may have compacted the table away since the listing.
+      if ((err as { code?: string }).code === 'ENOENT') continue
+      throw err
+    }
     try {
       const { size } = await handle.stat()
       if (size < FOOTER_BYTES) {
