@@ -8,6 +8,10 @@ export {
   DEFAULT_BACKOFF,
   fullJitterDelay,
 } from '@rhizome/protocol'
+// Errors, re-exported so that apps can tell failures apart by their stable `code` without a second
+// dependency. `ErrorCode` is both the object of codes and the union type of them. The codes the
+// client uses are listed in the README ("Errors").
+export { ErrorCode, isRhizomeError, RhizomeError } from '@rhizome/protocol'
 export {
   DocHandle,
   type DocHandleEvents,
