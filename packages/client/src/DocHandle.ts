@@ -9,20 +9,13 @@ import type { SessionDoc, SessionSync } from './SessionSync.js'
 
 /**
  * Where one relay stands for one open document:
- * - `connecting` / `offline` / `duplicate` / `disconnected`: the replica's session with that relay
- *   is in that state (`disconnected`: the app called `replica.disconnect()`);
+ * - `connecting` / `offline` / `duplicate`: the replica's session with that relay is in that state
+ *   (after `replica.disconnect()`: `offline`, with `disconnected: true` in the {@link RelayStatus});
  * - `syncing`: the session is up; this document's state is being exchanged;
  * - `synced`: both sides exchanged their state; live updates flow;
  * - `refused`: the relay refused the session (4400-4499) or this document (4403).
  */
-export type RelayState =
-  | 'connecting'
-  | 'syncing'
-  | 'synced'
-  | 'offline'
-  | 'refused'
-  | 'duplicate'
-  | 'disconnected'
+export type RelayState = 'connecting' | 'syncing' | 'synced' | 'offline' | 'refused' | 'duplicate'
 
 /** One relay in a {@link DocStatus}. */
 export interface RelayStatus {
@@ -36,6 +29,8 @@ export interface RelayStatus {
   error?: RhizomeError
   /** The close code of the last socket the relay closed, or the code the relay refused this document with. */
   closeCode?: number
+  /** `true` while the app keeps the replica disconnected (`replica.disconnect()`); absent otherwise. */
+  disconnected?: boolean
 }
 
 /** What `handle.on('status', ...)` reports: every relay, and the copies of the whole local state. */
@@ -185,6 +180,7 @@ export class DocHandle implements SessionDoc {
     if (error !== undefined && error !== null) s.error = error
     if (link?.error) s.closeCode = link.refusedCode
     else if (session.closeCode !== undefined) s.closeCode = session.closeCode
+    if (session.disconnected) s.disconnected = true
     return s
   }
 

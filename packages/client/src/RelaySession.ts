@@ -27,17 +27,12 @@ export type WebSocketClass = new (url: string | URL, protocols?: string | string
  * - `offline`: no socket; a retry is scheduled (capped exponential backoff with full jitter);
  * - `refused`: the relay closed with 4400-4499 (a 4401 only once a fresh token was refused too); no retry;
  * - `duplicate`: this URL reaches a relay (same relay id) another URL of the replica is already
- *   connected to; the session was closed and is retried only if that other session goes down;
- * - `disconnected`: the app called `replica.disconnect()`; no socket and no retry until `replica.connect()`.
+ *   connected to; the session was closed and is retried only if that other session goes down.
+ * After `replica.disconnect()` the state is `offline` with `disconnected: true` in the status (no
+ * retry until `replica.connect()`): a flag, not one more state, so that apps mapping every state
+ * (`Record<SessionState, ...>`) keep compiling.
  */
-export type SessionState =
-  | 'connecting'
-  | 'syncing'
-  | 'synced'
-  | 'offline'
-  | 'refused'
-  | 'duplicate'
-  | 'disconnected'
+export type SessionState = 'connecting' | 'syncing' | 'synced' | 'offline' | 'refused' | 'duplicate'
 
 /** One relay in `replica.status` (docs/PROTOCOL.md section 7.1). */
 export interface RelaySessionStatus {
@@ -50,6 +45,8 @@ export interface RelaySessionStatus {
   error?: RhizomeError
   /** The close code of the last socket the relay closed, when it gave one. */
   closeCode?: number
+  /** `true` while the app keeps the replica disconnected (`replica.disconnect()`); absent otherwise. */
+  disconnected?: boolean
 }
 
 /** The `welcome` of a relay. */
@@ -162,6 +159,7 @@ export class RelaySession {
     const s: RelaySessionStatus = { url: this.url, id: this.#id, state: this.#state }
     if (this.#error !== undefined) s.error = this.#error
     if (this.#closeCode !== undefined) s.closeCode = this.#closeCode
+    if (this.#paused) s.disconnected = true
     return s
   }
 
@@ -238,7 +236,8 @@ export class RelaySession {
   }
 
   /**
-   * Closes the socket (if any) and stops retrying until {@link connect}: state `disconnected`.
+   * Closes the socket (if any) and stops retrying until {@link connect}: state `offline`, status
+   * `disconnected: true`.
    * Resolves once the socket closed (about a second at most, as {@link close}). No-op after close.
    */
   async disconnect(): Promise<void> {
@@ -256,7 +255,8 @@ export class RelaySession {
         // already closing
       }
     }
-    this.#setState('disconnected')
+    if (this.#state === 'offline') this.#host.onStatus(this)
+    else this.#setState('offline')
     await this.#whenSocketsClosed()
   }
 

@@ -208,8 +208,8 @@ export class Replica {
 
   /**
    * Closes the session with every relay and stops reconnecting, without closing the replica: open
-   * handles stay usable, edits keep going into the local store, and each relay reports
-   * `disconnected` until {@link Replica.connect}. Resolves once the sockets closed (about a second
+   * handles stay usable, edits keep going into the local store, and each relay reports state
+   * `offline` with `disconnected: true` until {@link Replica.connect}. Resolves once the sockets closed (about a second
    * at most). Like `provider.disconnect()` of y-websocket and Hocuspocus.
    * @throws RhizomeError STORE_CLOSED after {@link Replica.close}.
    */

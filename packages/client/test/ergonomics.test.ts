@@ -49,18 +49,19 @@ describe('what a y-websocket or Hocuspocus user expects', () => {
     expect(opens.get(sessionUrl)).toBe(1)
 
     await replica.disconnect()
-    expect(replica.status.relays.map((r) => r.state)).toEqual(['disconnected'])
-    expect(handle.status.relays.map((r) => r.state)).toEqual(['disconnected'])
+    expect(replica.status.relays.map((r) => [r.state, r.disconnected])).toEqual([['offline', true]])
+    expect(handle.status.relays.map((r) => [r.state, r.disconnected])).toEqual([['offline', true]])
     handle.doc.getText('t').insert(0, 'written while disconnected')
     await handle.whenDurable(0, { timeout: 5000 })
     // No reconnect happens by itself, even with a backoff of a few ms (an absence: it takes a wait).
     await new Promise((r) => setTimeout(r, 300))
     expect(opens.get(sessionUrl)).toBe(1)
-    expect(replica.status.relays[0]!.state).toBe('disconnected')
+    expect(replica.status.relays[0]!.disconnected).toBe(true)
 
     replica.connect()
     await handle.whenDurable(1, { timeout: 10_000 })
     expect(opens.get(sessionUrl)).toBe(2)
+    expect(replica.status.relays[0]!.disconnected).toBeUndefined()
     // Another device reads it from the relay: the edit made while disconnected was pushed.
     const other = await (await device(cleanup, [relay.url])).open('ergo/offline')
     await other.whenSynced({ timeout: 10_000 })
