@@ -65,16 +65,20 @@ export class Tombstones {
 
   /**
    * Records a deletion (in memory at once, so every later check sees it) and persists the set.
-   * Resolves once durable; a document already recorded keeps its first time and writes nothing.
-   * @returns false when it was already recorded.
+   * `durable` resolves once the write is durable, or once it failed (logged, never rejected: the
+   * relays list the tombstone again in a later full listing). A document already recorded keeps
+   * its first time and writes nothing (`added: false`).
    */
   add(name: string, at: number): { added: boolean; durable: Promise<void> } {
     if (this.#deleted.has(name)) return { added: false, durable: this.#writing }
     this.#deleted.set(name, at)
     // Writes run one after the other so that the last one persisted holds every name.
     this.#writing = this.#writing
-      .catch(() => {})
       .then(() => this.#store.putLocal(KEY, utf8.encode(JSON.stringify(Object.fromEntries(this.#deleted)))))
+      .catch((err: unknown) => {
+        if (!isRhizomeError(err, ErrorCode.STORE_CLOSED))
+          console.warn('rhizome client: persisting the deleted documents failed:', err)
+      })
     return { added: true, durable: this.#writing }
   }
 }
