@@ -9,7 +9,8 @@ import type { SessionDoc, SessionSync } from './SessionSync.js'
 
 /**
  * Where one relay stands for one open document:
- * - `connecting` / `offline` / `duplicate`: the replica's session with that relay is in that state;
+ * - `connecting` / `offline` / `duplicate`: the replica's session with that relay is in that state
+ *   (after `replica.disconnect()`: `offline`, with `disconnected: true` in the {@link RelayStatus});
  * - `syncing`: the session is up; this document's state is being exchanged;
  * - `synced`: both sides exchanged their state; live updates flow;
  * - `refused`: the relay refused the session (4400-4499) or this document (4403).
@@ -20,6 +21,7 @@ export type RelayState = 'connecting' | 'syncing' | 'synced' | 'offline' | 'refu
 export interface RelayStatus {
   /** The relay's base URL as given to `openReplica`. */
   url: string
+  /** Where this relay stands for the document; see {@link RelayState}. */
   state: RelayState
   /** Relay stores this relay says durably hold the whole local state (0: not known to hold it). */
   copies: number
@@ -27,13 +29,22 @@ export interface RelayStatus {
   error?: RhizomeError
   /** The close code of the last socket the relay closed, or the code the relay refused this document with. */
   closeCode?: number
+  /** `true` while the app keeps the replica disconnected (`replica.disconnect()`); absent otherwise. */
+  disconnected?: boolean
 }
 
 /** What `handle.on('status', ...)` reports: every relay, and the copies of the whole local state. */
 export interface DocStatus {
+  /** Every relay of the replica, in the order of `openReplica({ relays })`. */
   relays: RelayStatus[]
   /** Relay stores that durably hold the whole local replica right now (see {@link DocHandle.copies}). */
   copies: number
+  /**
+   * `true` once the relays deleted the document (docs/PROTOCOL.md sections 7.1 and 9): it left the
+   * local store, edits on `doc` are neither stored nor sent, every relay reports `offline`. Absent
+   * otherwise.
+   */
+  deleted?: boolean
 }
 
 /** Events of a {@link DocHandle}. */
@@ -42,6 +53,11 @@ export interface DocHandleEvents {
   status: (status: DocStatus) => void
   /** A local store write failed; the edit is in memory only. */
   error: (error: RhizomeError) => void
+  /**
+   * The document became synced with at least one relay ({@link DocHandle.synced} turned true):
+   * once after opening, and again after every loss of all synced relays followed by a resync.
+   */
+  synced: () => void
 }
 
 /** Options of {@link DocHandle.whenDurable} and {@link DocHandle.whenSynced}. */
@@ -57,6 +73,8 @@ export interface DocHandleContext {
   store: DocStore
   /** True when the local store had the document: its state counts as one more local version. */
   loaded: boolean
+  /** True when the relays deleted the document before it was opened. */
+  deleted?: boolean
   /** The replica's relay sessions, in the order of its relay URLs. */
   sessions: readonly SessionSync[]
   onClose(handle: DocHandle): void
@@ -104,6 +122,8 @@ export class DocHandle implements SessionDoc {
   private localVersion: number
   private storeError: RhizomeError | null = null
   private lastStatus = ''
+  private wasSynced = false
+  private deletedOnRelays = false
   private closing: Promise<void> | null = null
 
   /** @internal Use `replica.open(name)`. */
@@ -113,6 +133,7 @@ export class DocHandle implements SessionDoc {
     this.store = ctx.store
     this.onClose = ctx.onClose
     this.localVersion = ctx.loaded ? 1 : 0
+    this.deletedOnRelays = ctx.deleted === true
     // Registered before any provider's listener, so a frame sent for an update is counted with
     // the version that includes it.
     this.doc.on('update', this.docOnUpdate)
@@ -133,14 +154,24 @@ export class DocHandle implements SessionDoc {
 
   /** The current status, as the `status` event reports it. */
   get status(): DocStatus {
-    return { relays: this.sessions.map((s) => this.relayStatus(s)), copies: this.copies }
+    const status: DocStatus = { relays: this.sessions.map((s) => this.relayStatus(s)), copies: this.copies }
+    if (this.deletedOnRelays) status.deleted = true
+    return status
+  }
+
+  /**
+   * True while at least one relay is `synced` for this document (both sides exchanged their
+   * state; live updates flow), as y-websocket's `provider.synced`. False after close or deletion.
+   */
+  get synced(): boolean {
+    return this.status.relays.some((r) => r.state === 'synced')
   }
 
   private relayStatus(sync: SessionSync): RelayStatus {
     const session = sync.session.status
     const link = this.links.get(sync)
     let state: RelayState
-    if (this.closing !== null) state = 'offline'
+    if (this.closing !== null || this.deletedOnRelays) state = 'offline'
     else if (link !== undefined) state = link.state
     else if (session.state === 'syncing' || session.state === 'synced') state = 'syncing'
     else state = session.state
@@ -149,6 +180,7 @@ export class DocHandle implements SessionDoc {
     if (error !== undefined && error !== null) s.error = error
     if (link?.error) s.closeCode = link.refusedCode
     else if (session.closeCode !== undefined) s.closeCode = session.closeCode
+    if (session.disconnected) s.disconnected = true
     return s
   }
 
@@ -164,7 +196,7 @@ export class DocHandle implements SessionDoc {
 
   /** @internal The session was welcomed: sync this document on it. */
   attach(sync: SessionSync): void {
-    if (this.closing !== null || this.links.has(sync)) return
+    if (this.closing !== null || this.deletedOnRelays || this.links.has(sync)) return
     const link = sync.attach(this)
     if (link !== null) this.links.set(sync, link)
     this.refresh()
@@ -182,9 +214,13 @@ export class DocHandle implements SessionDoc {
     this.refresh()
   }
 
-  /** Subscribes to an event. */
-  on<E extends keyof DocHandleEvents>(event: E, listener: DocHandleEvents[E]): void {
+  /**
+   * Subscribes to an event.
+   * @returns a function that unsubscribes this listener (the same as {@link DocHandle.off}); idempotent.
+   */
+  on<E extends keyof DocHandleEvents>(event: E, listener: DocHandleEvents[E]): () => void {
     this.events.on(event, listener)
+    return () => this.events.off(event, listener)
   }
 
   /** Unsubscribes a listener added with {@link DocHandle.on}. */
@@ -254,6 +290,29 @@ export class DocHandle implements SessionDoc {
     return this.closing
   }
 
+  /**
+   * @internal The relays deleted the document: our presence leaves, the document closes on every
+   * session, edits are no longer stored or sent, pending waits reject with STORE_CLOSED, and a
+   * status with `deleted: true` is emitted. The handle stays open (the app decides what to show).
+   * Resolves once the local writes issued before have settled (the store may then purge it).
+   */
+  markDeleted(): Promise<void> {
+    if (!this.deletedOnRelays && this.closing === null) {
+      this.deletedOnRelays = true
+      removeAwarenessStates(this.awareness, [this.doc.clientID], 'deleted')
+      for (const sync of this.links.keys()) sync.release(this.name)
+      this.links.clear()
+      this.doc.off('update', this.docOnUpdate)
+      const err = new RhizomeError(ErrorCode.STORE_CLOSED, `document ${this.name} was deleted on the relays`)
+      for (const w of this.syncWaiters) this.finish(w, err)
+      for (const queue of this.durableQueues.values()) for (const w of queue) this.finish(w, err)
+      this.durableQueues.clear()
+      this.refresh()
+    }
+    this.deletedOnRelays = true
+    return Promise.allSettled([...this.pendingAppends]).then(() => {})
+  }
+
   private async doClose(): Promise<void> {
     // Our presence leaves first (sent by awarenessOnUpdate), then the document closes on every session.
     removeAwarenessStates(this.awareness, [this.doc.clientID], 'close')
@@ -271,6 +330,8 @@ export class DocHandle implements SessionDoc {
   }
 
   private readonly docOnUpdate = (update: Uint8Array, origin: unknown): void => {
+    // A document deleted before it was opened: nothing of it is stored or sent.
+    if (this.deletedOnRelays) return
     this.localVersion++
     const seq = ++this.appendsIssued
     const append = this.store.append(this.name, update)
@@ -317,6 +378,11 @@ export class DocHandle implements SessionDoc {
       this.lastStatus = key
       this.events.emit('status', [status])
     }
+    const synced = status.relays.some((r) => r.state === 'synced')
+    if (synced !== this.wasSynced) {
+      this.wasSynced = synced
+      if (synced) this.events.emit('synced', [])
+    }
     this.settleWaiters()
   }
 
@@ -326,8 +392,9 @@ export class DocHandle implements SessionDoc {
     options: WaitOptions,
     describe: () => string,
   ): Promise<void> {
-    if (this.closing !== null) {
-      return Promise.reject(new RhizomeError(ErrorCode.STORE_CLOSED, `document ${this.name} was closed`))
+    if (this.closing !== null || this.deletedOnRelays) {
+      const why = this.closing !== null ? 'closed' : 'deleted on the relays'
+      return Promise.reject(new RhizomeError(ErrorCode.STORE_CLOSED, `document ${this.name} was ${why}`))
     }
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = { ready, resolve, reject, timer: null, done: false }

@@ -2,6 +2,7 @@ import { digestOfDoc, EMPTY_STATE_VECTOR, EMPTY_UPDATE, ErrorCode, isRhizomeErro
 import type { DocStore } from '@rhizome/store'
 import * as Y from 'yjs'
 import { RecentUpdates } from './RecentUpdates.js'
+import type { Tombstones } from './Tombstones.js'
 
 /** A document open in memory: its Y.Doc is the current local state (the store follows it). */
 export interface OpenDocument {
@@ -18,6 +19,8 @@ export type ApplyOutcome =
   | 'duplicate'
   /** Yjs cannot decode it: dropped. */
   | 'invalid'
+  /** The relays deleted the document: dropped (docs/PROTOCOL.md section 9). */
+  | 'deleted'
 
 /** Updates applied from the local store carry this origin: they came from disk, not from an edit. */
 export const LOCAL_STORE_ORIGIN = Symbol('rhizome-local-store')
@@ -40,13 +43,40 @@ export class LocalDocs {
   /** Names known to be in the store (filled as they are seen), so `docs` events need no lookup. */
   readonly #known = new Set<string>()
   readonly #onArrived: (names: string[]) => void
+  /** Documents the relays deleted: nothing of them is stored, read or pushed any more. */
+  readonly tombstones: Tombstones
   #arrived: string[] = []
   #arrivedScheduled = false
 
   /** `onArrived` is called (batched) with documents that newly arrived in the store, once durable. */
-  constructor(store: DocStore, onArrived: (names: string[]) => void) {
+  constructor(store: DocStore, onArrived: (names: string[]) => void, tombstones: Tombstones) {
     this.store = store
     this.#onArrived = onArrived
+    this.tombstones = tombstones
+  }
+
+  /** True when the relays deleted `name` (see {@link Tombstones}). */
+  isDeleted(name: string): boolean {
+    return this.tombstones.has(name)
+  }
+
+  /**
+   * Removes the deleted document `name` from the store, after its earlier tasks and appends and
+   * after `writesDone` (the open handle's pending appends: the store may not append to a document
+   * while it is purged). Resolves once purged; a closing store is not an error here (the tombstone
+   * is persisted, the next start purges nothing but filters the name).
+   */
+  purge(name: string, writesDone: Promise<void>): Promise<void> {
+    return this.run(name, async () => {
+      await writesDone
+      await this.#appends.get(name)
+      try {
+        await this.store.purgeDocument(name)
+      } catch (err) {
+        if (!isRhizomeError(err, ErrorCode.STORE_CLOSED)) throw err
+      }
+      this.#known.delete(name)
+    })
   }
 
   /** Runs `task` after every earlier task of `name`; resolves (or rejects) with it. */
@@ -108,6 +138,8 @@ export class LocalDocs {
    */
   applyRemote(name: string, update: Uint8Array, origin: unknown): Promise<ApplyOutcome> {
     return this.run(name, () => {
+      // A late copy from a relay that has not heard of the delete yet must not bring it back.
+      if (this.tombstones.has(name)) return 'deleted'
       const open = this.#open.get(name)
       if (open !== undefined) {
         try {

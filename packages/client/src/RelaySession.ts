@@ -28,6 +28,9 @@ export type WebSocketClass = new (url: string | URL, protocols?: string | string
  * - `refused`: the relay closed with 4400-4499 (a 4401 only once a fresh token was refused too); no retry;
  * - `duplicate`: this URL reaches a relay (same relay id) another URL of the replica is already
  *   connected to; the session was closed and is retried only if that other session goes down.
+ * After `replica.disconnect()` the state is `offline` with `disconnected: true` in the status (no
+ * retry until `replica.connect()`): a flag, not one more state, so that apps mapping every state
+ * (`Record<SessionState, ...>`) keep compiling.
  */
 export type SessionState = 'connecting' | 'syncing' | 'synced' | 'offline' | 'refused' | 'duplicate'
 
@@ -42,6 +45,8 @@ export interface RelaySessionStatus {
   error?: RhizomeError
   /** The close code of the last socket the relay closed, when it gave one. */
   closeCode?: number
+  /** `true` while the app keeps the replica disconnected (`replica.disconnect()`); absent otherwise. */
+  disconnected?: boolean
 }
 
 /** The `welcome` of a relay. */
@@ -90,6 +95,7 @@ const CLOSE_WAIT_MS = 1000
  * host's business.
  */
 export class RelaySession {
+  /** The relay's base URL, as given (the session endpoint `/_session` is appended to it). */
   readonly url: string
   readonly #options: RelaySessionOptions
   readonly #host: SessionHost
@@ -107,9 +113,14 @@ export class RelaySession {
   /** True after a 4401 made us fetch a fresh token; a second 4401 before a welcome is final. */
   #refreshedAfter401 = false
   #closed = false
+  /** Set by {@link disconnect}: no socket is opened until {@link connect}. */
+  #paused = false
+  /** Incremented by {@link disconnect}: a connection attempt of an earlier generation gives up. */
+  #generation = 0
   /** Sockets not fully closed yet, each with a promise of its close event (see {@link close}). */
   readonly #live = new Map<WebSocket, Promise<void>>()
 
+  /** Creates the session, idle: {@link start} opens the first socket. Never throws. */
   constructor(options: RelaySessionOptions) {
     this.#options = options
     this.#host = options.host
@@ -148,12 +159,13 @@ export class RelaySession {
     const s: RelaySessionStatus = { url: this.url, id: this.#id, state: this.#state }
     if (this.#error !== undefined) s.error = this.#error
     if (this.#closeCode !== undefined) s.closeCode = this.#closeCode
+    if (this.#paused) s.disconnected = true
     return s
   }
 
   /** Opens the first socket (or, for a `duplicate`, tries again). No-op while connected or after close. */
   start(): void {
-    if (this.#closed || this.#ws !== null || this.#retryTimer !== null) return
+    if (this.#closed || this.#paused || this.#ws !== null || this.#retryTimer !== null) return
     if (this.#state === 'refused') return
     void this.#connect()
   }
@@ -198,21 +210,73 @@ export class RelaySession {
       }
     }
     this.#setState('offline')
-    if (this.#live.size > 0) {
+    await this.#whenSocketsClosed()
+  }
+
+  /**
+   * Waits for the closing handshake of the sockets open now for about a second, then cuts off the
+   * rest. Only those: a socket a later {@link connect} opens meanwhile is left alone.
+   */
+  async #whenSocketsClosed(): Promise<void> {
+    const closing = [...this.#live]
+    if (closing.length > 0) {
       let deadline: ReturnType<typeof setTimeout> | undefined
       await Promise.race([
-        Promise.all(this.#live.values()),
+        Promise.all(closing.map(([, closed]) => closed)),
         new Promise<void>((resolve) => {
           deadline = setTimeout(resolve, CLOSE_WAIT_MS)
         }),
       ])
       clearTimeout(deadline)
     }
-    for (const socket of this.#live.keys()) (socket as unknown as { terminate?: () => void }).terminate?.()
-    this.#live.clear()
+    for (const [socket] of closing) {
+      ;(socket as unknown as { terminate?: () => void }).terminate?.()
+      this.#live.delete(socket)
+    }
+  }
+
+  /**
+   * Closes the socket (if any) and stops retrying until {@link connect}: state `offline`, status
+   * `disconnected: true`.
+   * Resolves once the socket closed (about a second at most, as {@link close}). No-op after close.
+   */
+  async disconnect(): Promise<void> {
+    if (this.#closed) return
+    this.#paused = true
+    this.#generation++
+    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer)
+    this.#retryTimer = null
+    const ws = this.#ws
+    if (ws !== null) {
+      this.#drop(ws)
+      try {
+        ws.close(1000, 'disconnected by the app')
+      } catch {
+        // already closing
+      }
+    }
+    if (this.#state === 'offline') this.#host.onStatus(this)
+    else this.#setState('offline')
+    await this.#whenSocketsClosed()
+  }
+
+  /**
+   * Undoes {@link disconnect}: connects now, with a fresh backoff. Also gives a `refused` session
+   * one more attempt (the app asked for it, for example after changing what its token function
+   * returns). No-op while connected or after close.
+   */
+  connect(): void {
+    if (this.#closed) return
+    if (!this.#paused && this.#state !== 'refused') return
+    this.#paused = false
+    this.#refreshedAfter401 = false
+    this.#backoff.reset()
+    if (this.#state === 'refused') this.#state = 'offline'
+    this.start()
   }
 
   async #connect(): Promise<void> {
+    const generation = this.#generation
     this.#setState('connecting')
     let url: string
     let hello: { checkpoint: SessionCheckpoint | null; patterns: string[] }
@@ -222,7 +286,7 @@ export class RelaySession {
       const base = this.url.replace(/\/+$/, '')
       url = `${base}/_session${token === undefined ? '' : `?token=${encodeURIComponent(token)}`}`
     } catch (err) {
-      if (this.#closed) return
+      if (this.#closed || generation !== this.#generation) return
       this.#error =
         err instanceof RhizomeError
           ? err
@@ -230,7 +294,7 @@ export class RelaySession {
       this.#retry()
       return
     }
-    if (this.#closed) return
+    if (this.#closed || generation !== this.#generation) return
     let ws: WebSocket
     try {
       ws = new this.#options.WebSocket(url)
@@ -394,11 +458,12 @@ export class RelaySession {
   }
 
   #retry(delay = this.#backoff.next()): void {
+    if (this.#paused) return
     this.#setState('offline')
     if (this.#closed || this.#retryTimer !== null) return
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = null
-      if (!this.#closed && this.#ws === null) void this.#connect()
+      if (!this.#closed && !this.#paused && this.#ws === null) void this.#connect()
     }, delay)
   }
 

@@ -6,6 +6,7 @@ import { DocHandle } from './DocHandle.js'
 import { checkPattern } from './patterns.js'
 import type { WebSocketClass } from './RelaySession.js'
 import { type ReplicaStatus, Replicator } from './Replicator.js'
+import { Tombstones } from './Tombstones.js'
 import { type TokenOption, tokenSource } from './tokenSource.js'
 
 /** Any abstract-level database, as the store accepts it. */
@@ -74,7 +75,7 @@ export class Replica {
   #closing: Promise<void> | null = null
 
   /** @internal Use {@link openReplica}. */
-  constructor(store: DocStore, WebSocket: WebSocketClass, options: ReplicaOptions) {
+  constructor(store: DocStore, WebSocket: WebSocketClass, options: ReplicaOptions, tombstones: Tombstones) {
     this.store = store
     this.relays = [...options.relays]
     this.#replicator = new Replicator(store, {
@@ -84,6 +85,7 @@ export class Replica {
       backoff: options.backoff,
       deadAfterMs: options.deadAfterMs,
       patterns: options.replicate ?? [],
+      tombstones,
       onDocs: (names) => this.#events.emit('docs', [names]),
       onStatus: (status) => this.#events.emit('status', [status]),
     })
@@ -100,9 +102,13 @@ export class Replica {
     return this.#replicator.patterns()
   }
 
-  /** Subscribes to an event. */
-  on<E extends keyof ReplicaEvents>(event: E, listener: ReplicaEvents[E]): void {
+  /**
+   * Subscribes to an event.
+   * @returns a function that unsubscribes this listener (the same as {@link Replica.off}); idempotent.
+   */
+  on<E extends keyof ReplicaEvents>(event: E, listener: ReplicaEvents[E]): () => void {
     this.#events.on(event, listener)
+    return () => this.#events.off(event, listener)
   }
 
   /** Unsubscribes a listener added with {@link Replica.on}. */
@@ -142,6 +148,7 @@ export class Replica {
         doc,
         store: this.store,
         loaded,
+        deleted: replicator.local.isDeleted(name),
         sessions: replicator.sessions,
         onClose: (h) => {
           replicator.closedHandle(h)
@@ -187,13 +194,39 @@ export class Replica {
 
   /**
    * Sorted names of the documents held in the local store, those starting with `prefix` when given.
+   * Documents deleted on the relays are left out (docs/PROTOCOL.md section 7.1), also while their
+   * local records are still being removed.
    * @throws RhizomeError STORE_CLOSED after close.
    */
   async names(prefix?: string): Promise<string[]> {
     const names: string[] = []
+    const local = this.#replicator.local
     for await (const entry of this.store.catalog(prefix === undefined ? {} : { prefix }))
-      names.push(entry.name)
+      if (!local.isDeleted(entry.name)) names.push(entry.name)
     return names
+  }
+
+  /**
+   * Closes the session with every relay and stops reconnecting, without closing the replica: open
+   * handles stay usable, edits keep going into the local store, and each relay reports state
+   * `offline` with `disconnected: true` until {@link Replica.connect}. Resolves once the sockets closed (about a second
+   * at most). Like `provider.disconnect()` of y-websocket and Hocuspocus.
+   * @throws RhizomeError STORE_CLOSED after {@link Replica.close}.
+   */
+  async disconnect(): Promise<void> {
+    if (this.#closing !== null) throw new RhizomeError(ErrorCode.STORE_CLOSED, 'replica was closed')
+    await this.#replicator.disconnect()
+  }
+
+  /**
+   * Reconnects every relay after {@link Replica.disconnect} (at once, with a fresh backoff); open
+   * documents sync again and what was edited meanwhile is pushed. A relay that had `refused` the
+   * session gets one more attempt. Connected relays are left alone.
+   * @throws RhizomeError STORE_CLOSED after {@link Replica.close}.
+   */
+  connect(): void {
+    if (this.#closing !== null) throw new RhizomeError(ErrorCode.STORE_CLOSED, 'replica was closed')
+    this.#replicator.connect()
   }
 
   /**
@@ -251,7 +284,14 @@ export async function openReplica(options: ReplicaOptions): Promise<Replica> {
   try {
     // History and its restore points are kept by the relays; a device keeps only current state.
     const store = await DocStore.open(db, { historyMs: 0 })
-    return new Replica(store, WebSocket, options)
+    let tombstones: Tombstones
+    try {
+      tombstones = await Tombstones.load(store)
+    } catch (err) {
+      await store.close().catch(() => {})
+      throw err
+    }
+    return new Replica(store, WebSocket, options, tombstones)
   } catch (err) {
     if (ownedDb !== null) await ownedDb.close().catch(() => {})
     throw err

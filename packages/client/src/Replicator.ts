@@ -7,6 +7,7 @@ import { LocalDocs } from './LocalDocs.js'
 import { checkPattern } from './patterns.js'
 import { RelaySession, type RelaySessionStatus, type WebSocketClass } from './RelaySession.js'
 import { type SessionDoc, SessionSync, type SyncHost } from './SessionSync.js'
+import type { Tombstones } from './Tombstones.js'
 import type { TokenSource } from './tokenSource.js'
 
 /** What `replica.on('status', ...)` reports (docs/PROTOCOL.md section 7.1). */
@@ -22,6 +23,8 @@ export interface ReplicatorOptions {
   backoff?: BackoffOptions
   deadAfterMs?: number
   patterns: readonly string[]
+  /** Documents the relays deleted, loaded from the local store. */
+  tombstones: Tombstones
   /** Documents that newly arrived in the local store (batched). */
   onDocs(names: string[]): void
   /** The replica's status changed. */
@@ -48,7 +51,7 @@ export class Replicator implements SyncHost {
 
   constructor(store: DocStore, options: ReplicatorOptions) {
     this.#options = options
-    this.local = new LocalDocs(store, (names) => options.onDocs(names))
+    this.local = new LocalDocs(store, (names) => options.onDocs(names), options.tombstones)
     for (const p of options.patterns) this.#addPattern(p)
     this.sessions = options.relays.map(
       (url) =>
@@ -150,6 +153,16 @@ export class Replicator implements SyncHost {
     })
   }
 
+  /** Closes every session's socket and stops retrying until {@link connect} (about a second at most). */
+  async disconnect(): Promise<void> {
+    await Promise.all(this.sessions.map((s) => s.session.disconnect()))
+  }
+
+  /** Reconnects every session {@link disconnect} closed (and gives refused ones another attempt). */
+  connect(): void {
+    for (const s of this.sessions) s.session.connect()
+  }
+
   /** Closes every session (waiting for their sockets to close, about a second at most). */
   async close(): Promise<void> {
     this.#closed = true
@@ -185,6 +198,20 @@ export class Replicator implements SyncHost {
     if (key === this.#lastStatus) return
     this.#lastStatus = key
     this.#options.onStatus(status)
+  }
+
+  /**
+   * See {@link SyncHost.deleted}: the tombstone first (every later store write, read and push of
+   * the document checks it), then an open handle reports `deleted: true` and stops storing and
+   * sending, then the document's records leave the local store.
+   */
+  deleted(doc: string, at: number): void {
+    if (!this.local.tombstones.add(doc, at).added) return
+    const handle = this.#open.get(doc)
+    const writesDone = handle?.markDeleted() ?? Promise.resolve()
+    this.local.purge(doc, writesDone).catch((err: unknown) => {
+      console.warn(`rhizome client: removing deleted document ${doc} from the local store failed:`, err)
+    })
   }
 
   /** A `duplicate` URL of a relay retries once no other URL of that relay is up or coming up. */

@@ -24,6 +24,8 @@ export interface RoundWork {
   answering(): boolean
   /** Compares `doc` (by digest when given) and syncs it if needed. */
   offer(doc: string, digest?: string): Promise<void>
+  /** The relay listed `doc` as deleted at `at` (docs/PROTOCOL.md sections 7.2 and 9). */
+  deleted(doc: string, at: number): void
   /** Pushes the local documents of a round that is not resumed which the relay did not list. */
   pushAbsent(round: Round): Promise<void>
   /** A round started: the session is `syncing`. */
@@ -94,7 +96,11 @@ export class SessionRounds {
     const round = this.#rounds.get(number)
     if (round === undefined) return
     for (const entry of entries) {
-      if (entry.deletedAt !== undefined) continue // tombstones come with deletion (docs/PROTOCOL.md section 9)
+      if (entry.deletedAt !== undefined) {
+        // A tombstone (docs/PROTOCOL.md section 9): removed locally, never offered or pushed back.
+        this.#work.deleted(entry.doc, entry.deletedAt)
+        continue
+      }
       if (!round.resumed) round.listed.add(entry.doc)
       this.add(round, () => this.#work.offer(entry.doc, entry.digest))
     }

@@ -28,6 +28,8 @@ export interface SyncHost {
   forward(from: SessionSync, doc: string, update: Uint8Array, kind: 'live' | 'answer'): void
   /** The session's state or status changed. */
   changed(sync: SessionSync): void
+  /** The relay deleted `doc` at `at` (a `deleted` message or a listing entry; docs/PROTOCOL.md section 9). */
+  deleted(doc: string, at: number): void
 }
 
 /** An open document as a session sees it. */
@@ -78,6 +80,7 @@ export class SessionSync implements SessionHost, LinkSession {
         ready: () => this.session.ready,
         answering: () => this.#answering > 0,
         offer: (doc, digest) => this.#offer(doc, digest),
+        deleted: (doc, at) => host.deleted(doc, at),
         pushAbsent: (round) => this.#pushAbsent(round),
         started: () => this.session.markSyncing(),
         completed: () => this.#completed(),
@@ -168,7 +171,8 @@ export class SessionSync implements SessionHost, LinkSession {
 
   /** See {@link LinkSession.sendSync}. */
   sendSync(doc: string, step: SessionSyncStep, payload: Uint8Array): number | null {
-    if (!this.session.ready || this.#frames.isRefused(doc)) return null
+    // A deleted document is never pushed again, whatever path would send it.
+    if (!this.session.ready || this.#frames.isRefused(doc) || this.#host.local.isDeleted(doc)) return null
     const n = step === 'step1' ? 0 : this.#frames.count(doc)
     if (!this.session.send({ type: 'sync', doc, step, payload })) return null
     return n
@@ -248,8 +252,11 @@ export class SessionSync implements SessionHost, LinkSession {
       case 'checkpoint':
         this.#keeper.offer(m.seq, this.#step1s.lastIndex)
         break
+      case 'deleted':
+        this.#host.deleted(m.doc, m.at)
+        break
       default:
-        // `deleted` (tombstones) and relay-only types: nothing to do for a device yet.
+        // relay-only types: nothing to do for a device.
         break
     }
   }
@@ -301,13 +308,13 @@ export class SessionSync implements SessionHost, LinkSession {
    * their link; each document once per round.
    */
   async #offer(doc: string, digest?: string): Promise<void> {
-    if (this.#frames.isRefused(doc) || this.#host.local.openDoc(doc) !== undefined) return
+    const { local } = this.#host
+    if (this.#frames.isRefused(doc) || local.isDeleted(doc) || local.openDoc(doc) !== undefined) return
     const epoch = this.#epoch
     const release = await this.#host.locks.acquire(doc)
     try {
       if (epoch !== this.#epoch) return
       this.#rounds.settle(doc)
-      const { local } = this.#host
       if (digest !== undefined && (await local.digest(doc)) === digest) return
       const sv = await local.stateVector(doc)
       if (epoch === this.#epoch) await this.#exchange(doc, sv)
@@ -322,7 +329,7 @@ export class SessionSync implements SessionHost, LinkSession {
     const { local } = this.#host
     for await (const doc of absentDocs(local.store, round.patterns, round.listed)) {
       if (epoch !== this.#epoch) return
-      if (this.#frames.isRefused(doc) || local.openDoc(doc) !== undefined) continue
+      if (this.#frames.isRefused(doc) || local.isDeleted(doc) || local.openDoc(doc) !== undefined) continue
       this.#rounds.settle(doc)
       const state = await local.fullState(doc)
       if (epoch !== this.#epoch) return

@@ -1,12 +1,18 @@
-// The reconnect schedule lives in @rhizome/protocol (shared with the relay); re-exported so that
-// apps configuring `openReplica({ backoff })` need only this package.
+// The reconnect schedule and the errors live in @rhizome/protocol (shared with the relay);
+// re-exported so that apps configuring `openReplica({ backoff })` or telling failures apart by their
+// stable `code` (`isRhizomeError(err, ErrorCode.TIMEOUT)`) need only this package. `ErrorCode` is
+// both the object of codes and their union type; the codes the client uses are listed in the
+// README ("Errors").
 export {
   type Backoff,
   type BackoffOptions,
   backoffCeiling,
   createBackoff,
   DEFAULT_BACKOFF,
+  ErrorCode,
   fullJitterDelay,
+  isRhizomeError,
+  RhizomeError,
 } from '@rhizome/protocol'
 export {
   DocHandle,
