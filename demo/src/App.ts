@@ -91,12 +91,16 @@ export class App {
     this.root.removeAttribute('aria-busy')
     // A brand-new mesh gets one welcome note, once a relay's (empty) namespace has arrived: a
     // device that never reached a relay does not invent one.
-    this.replica.whenReplicated().then(
-      () => {
-        if (this.list.size === 0) this.createNote(WELCOME_TEXT)
-      },
-      () => {},
-    )
+    this.replica
+      .whenReplicated()
+      // The store holds the namespace now; the list may not have heard of all of it yet.
+      .then(() => this.list.refresh())
+      .then(
+        () => {
+          if (this.list.size === 0) this.createNote(WELCOME_TEXT)
+        },
+        () => {},
+      )
   }
 
   private pollCoverage(): void {

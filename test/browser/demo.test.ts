@@ -90,6 +90,8 @@ describe.skipIf(!chromiumAvailable())('demo app in Chromium', () => {
     await expect.poll(() => a.page.getByTestId('relay-state-1').textContent(), POLL).toBe('offline')
     await expect.poll(() => a.page.getByTestId('relay-process-1').textContent(), POLL).toBe('stopped')
     await expect.poll(() => b.page.getByTestId('relay-state-1').textContent(), POLL).toBe('offline')
+    // The header counts the replica's sessions: a relay that is down is never "synced".
+    await expect.poll(() => a.page.getByTestId('net-pill').textContent(), POLL).toBe('2 of 3 relays synced')
 
     await typeAtEnd(a.page, ' Eggs')
     await expect.poll(() => editorText(b.page), POLL).toContain('Eggs')
