@@ -1,4 +1,5 @@
 import { createServer } from 'node:http'
+import { relayCatalogs } from './relayCatalogs.mjs'
 
 /**
  * The supervisor's control endpoint, for the demo's chaos panel (through the Vite proxy at /api).
@@ -10,6 +11,7 @@ import { createServer } from 'node:http'
  *
  * Routes:
  * - `GET  /api/state`                      relays (process state, health), recent events
+ * - `GET  /api/catalogs?prefix=P`          each relay's `/docs` digests of the names starting with P
  * - `POST /api/relays/:n/kill|wipe|restart` one relay (1-based)
  * - `POST /api/outage`                     kill and wipe every relay ("the 2009 outage")
  * - `POST /api/restart-all`                start every relay that is down
@@ -42,6 +44,11 @@ export function startControlServer(supervisor, { port, info }) {
     const path = new URL(req.url ?? '/', 'http://control').pathname
     if (req.method === 'GET' && path === '/api/state') {
       send(res, 200, { ...info(), ...(await supervisor.snapshot()) })
+      return
+    }
+    if (req.method === 'GET' && path === '/api/catalogs') {
+      const prefix = new URL(req.url ?? '/', 'http://control').searchParams.get('prefix') ?? ''
+      send(res, 200, { relays: await relayCatalogs(supervisor, prefix) })
       return
     }
     if (req.method !== 'POST') {

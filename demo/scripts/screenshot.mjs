@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Updates the README screenshot (docs/screenshot.png): starts the demo on free ports with temp
-// data, has two browsers write a note together, kills one relay from the chaos panel, and takes
-// the picture. Needs Debian's chromium (/usr/bin/chromium) and built packages (`pnpm build`).
+// data, creates 1,000 notes through a relay's HTTP API, has two browsers write a note together,
+// kills one relay from the chaos panel, and takes the picture. Needs Debian's chromium (/usr/bin/chromium) and built packages (`pnpm build`).
 //   node demo/scripts/screenshot.mjs [--out docs/screenshot.png]
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { chromium } from 'playwright-core'
+import * as Y from 'yjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -23,7 +24,13 @@ const ARGS = [
   '--no-first-run',
   '--disable-quic',
 ]
-const { values } = parseArgs({ options: { out: { type: 'string', default: 'docs/screenshot.png' } } })
+const { values } = parseArgs({
+  options: {
+    out: { type: 'string', default: 'docs/screenshot.png' },
+    notes: { type: 'string', default: '1000' },
+  },
+})
+const NOTES = Number(values.notes)
 const out = resolve(ROOT, values.out)
 
 if (!existsSync(CHROMIUM)) {
@@ -38,6 +45,26 @@ async function until(what, check, ms = 20_000) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 100))
   }
+}
+
+/** Creates `count` notes on the relay at `httpUrl` with `POST /docs/<name>`, 16 requests at a time. */
+async function postNotes(httpUrl, count) {
+  const topics = ['Groceries', 'Reading list', 'Standup', 'Ideas', 'Recipes', 'Bugs', 'Garden', 'Travel']
+  let next = 1
+  const worker = async () => {
+    while (next <= count) {
+      const i = next++
+      const doc = new Y.Doc()
+      doc.getText('body').insert(0, `# ${topics[i % topics.length]} #${i}\n\nOne of ${count} notes.`)
+      const body = Buffer.from(Y.encodeStateAsUpdate(doc))
+      const res = await fetch(`${httpUrl}/docs/demo/notes/bulk-${String(i).padStart(4, '0')}`, {
+        method: 'POST',
+        body,
+      })
+      if (!res.ok) throw new Error(`POST answered ${res.status}`)
+    }
+  }
+  await Promise.all(Array.from({ length: 16 }, worker))
 }
 
 const cleanups = []
@@ -76,6 +103,8 @@ try {
     exited.then((code) => reject(new Error(`demo exited with ${code}`)))
   })
 
+  await postNotes(ready.relays[0].replace(/^ws:/, 'http:'), NOTES)
+
   const session = async (name) => {
     const dir = await mkdtemp(join(tmpdir(), 'rhizome-chromium-'))
     const context = await chromium.launchPersistentContext(dir, {
@@ -101,7 +130,11 @@ try {
   }
 
   const ada = await session('Ada')
-  await until('the welcome note', async () => (await ada.getByTestId('note-item').count()) === 1)
+  await until(
+    'every note on the page',
+    async () => (await ada.getByTestId('note-item').count()) === NOTES,
+    60_000,
+  )
   await ada.getByTestId('new-note').click()
   await until('the new note', async () => (await ada.getByTestId('note-title').textContent()) === 'Untitled')
   await type(ada, '# Trip to Lisbon\n\n- Flights: booked, TAP 1234\nHotel: Alfama, 3 nights')

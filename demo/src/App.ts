@@ -1,11 +1,16 @@
-import type { DocHandle, DocStatus, Replica } from '@rhizome/client'
+import type { DocHandle, Replica } from '@rhizome/client'
 import type * as Y from 'yjs'
+import { buildLayout, type LayoutSlots } from './appLayout.js'
 import { ChaosPanel } from './ChaosPanel.js'
 import { h, replace } from './dom.js'
 import { type Identity, saveIdentity } from './identity.js'
 import type { NetworkGate } from './NetworkGate.js'
 import { NoteEditor, setPresence } from './NoteEditor.js'
-import { type NotesIndex, noteDocName, titleOf } from './NotesIndex.js'
+import type { NoteList } from './NoteList.js'
+import { NoteListView, type PresentUser } from './NoteListView.js'
+import { networkPill } from './networkPill.js'
+import { NOTES_PREFIX, newNoteId, noteDocName, titleOf } from './notes.js'
+import { RelayCoverage } from './RelayCoverage.js'
 import { ReplicasPanel } from './ReplicasPanel.js'
 import { fetchSupervisorState, type SupervisorState } from './supervisorApi.js'
 import { WELCOME_TEXT } from './welcome.js'
@@ -13,9 +18,12 @@ import { WELCOME_TEXT } from './welcome.js'
 /** A drop in copies is shown only if it lasts this long: every keystroke dips until its ACK. */
 const COPIES_DROP_DELAY_MS = 700
 const SUPERVISOR_POLL_MS = 1000
+/** How often the list's relay counts (local and relay catalogs) are re-read. */
+const COVERAGE_POLL_MS = 2000
 
-/** What the app tracks per open note beyond its handle. */
+/** The note in the editor: the only note this page holds open (the others live in the store). */
 interface OpenNote {
+  id: string
   handle: DocHandle
   text: Y.Text
   /** Local edits no relay holds yet; cleared once the handle reports copies > 0. */
@@ -30,33 +38,32 @@ interface AwarenessUser {
 }
 
 /**
- * The notes app: the index and every note open on the replica (so all of them are refilled into
- * wiped relays on reconnect, and each shows its durability), one CodeMirror editor for the current
- * note, and the replicas and chaos panels.
+ * The notes app. The replica keeps every note of the namespace in this device's store over one
+ * session per relay; the list comes from that store. Only the note in the editor is open (a
+ * handle with its Y.Doc, CodeMirror binding and awareness); the others cost no memory.
  */
 export class App {
-  private readonly notes = new Map<string, OpenNote>()
+  private note: OpenNote | null = null
   private current: string | null = null
+  /** Incremented by every selection, so a slow open of an earlier selection is dropped. */
+  private selection = 0
+  private closing: Promise<void> = Promise.resolve()
   private editor: NoteEditor | null = null
   private supervisor: SupervisorState | null = null
   private shownCopies = 0
   private copiesTimer: ReturnType<typeof setTimeout> | null = null
   private readonly replicas = new ReplicasPanel()
   private readonly chaos: ChaosPanel
-  private readonly el = {
-    list: h('ul', { class: 'note-list', 'data-testid': 'note-list' }),
-    title: h('h1', { class: 'note-title', 'data-testid': 'note-title' }),
-    presence: h('div', { class: 'presence', 'data-testid': 'presence', 'aria-label': 'People on this note' }),
-    editor: h('div', { class: 'editor' }),
-    empty: h('div', { class: 'empty' }),
-    pill: h('div', { class: 'net-pill', 'data-testid': 'net-pill', role: 'status' }),
-    banner: h('div', { class: 'banner', role: 'status', hidden: true }),
-  }
+  private readonly coverage = new RelayCoverage(NOTES_PREFIX)
+  private readonly listView = new NoteListView((id) => {
+    void this.select(id).then(() => this.editor?.focus())
+  })
+  private el: LayoutSlots | null = null
 
   constructor(
     private readonly root: HTMLElement,
     private readonly replica: Replica,
-    private readonly index: NotesIndex,
+    private readonly list: NoteList,
     private readonly gate: NetworkGate,
     private readonly identity: Identity,
     private readonly slot: number,
@@ -65,90 +72,44 @@ export class App {
     gate.onChange(() => this.renderChrome())
   }
 
-  /** Builds the page, opens every note of the index and starts polling the supervisor. */
+  /** Builds the page, shows the notes in the local store and starts polling. */
   async start(supervisor: SupervisorState | null): Promise<void> {
     this.supervisor = supervisor
-    this.buildLayout()
-    this.index.observe(() => this.indexOnChange())
-    this.index.handle.on('status', () => this.renderChrome())
-    window.addEventListener('hashchange', () => this.select(this.idFromHash()))
-    this.indexOnChange()
+    this.el = buildLayout(this.root, this.identity, this.listView.el, [this.replicas.el, this.chaos.el], {
+      newNote: () => this.createNote(''),
+      rename: (name) => this.rename(name),
+    })
+    this.list.onChange(() => this.listOnChange())
+    this.replica.on('status', () => this.renderChrome())
+    window.addEventListener('hashchange', () => void this.select(this.idFromHash()))
+    await this.list.refresh()
+    this.listOnChange()
     this.renderChrome()
     this.chaos.render(this.supervisor)
     setInterval(() => void this.pollSupervisor(), SUPERVISOR_POLL_MS)
+    this.pollCoverage()
     this.root.removeAttribute('aria-busy')
-    // A brand-new mesh gets one welcome note, once a relay's (empty) list has arrived: a device
-    // that never reached a relay does not invent one.
-    this.index.handle.whenSynced().then(
-      () => {
-        if (this.index.list().length === 0) this.createNote(WELCOME_TEXT)
-      },
-      () => {},
-    )
+    // A brand-new mesh gets one welcome note, once a relay's (empty) namespace has arrived: a
+    // device that never reached a relay does not invent one.
+    this.replica
+      .whenReplicated()
+      // The store holds the namespace now; the list may not have heard of all of it yet.
+      .then(() => this.list.refresh())
+      .then(
+        () => {
+          if (this.list.size === 0) this.createNote(WELCOME_TEXT)
+        },
+        () => {},
+      )
   }
 
-  private buildLayout(): void {
-    const nameInput = h('input', {
-      class: 'name-input',
-      value: this.identity.name,
-      'aria-label': 'Your name',
-      'data-testid': 'user-name',
-      maxlength: 24,
-      onchange: (e) => this.rename((e.target as HTMLInputElement).value),
-    })
-    const header = h(
-      'header',
-      { class: 'topbar' },
-      h(
-        'div',
-        { class: 'brand' },
-        h('span', { class: 'logo', 'aria-hidden': 'true' }),
-        h('span', {}, 'Rhizome'),
-        h('span', { class: 'brand-sub' }, 'notes'),
-      ),
-      this.el.pill,
-      h(
-        'label',
-        { class: 'me' },
-        h('span', { class: 'swatch', style: `background:${this.identity.color}` }),
-        h('span', { class: 'me-label' }, 'You are'),
-        nameInput,
-      ),
-    )
-    const notes = h(
-      'aside',
-      { class: 'notes', 'aria-label': 'Notes' },
-      h(
-        'div',
-        { class: 'notes-head' },
-        h('h2', {}, 'Notes'),
-        h(
-          'button',
-          { class: 'primary', 'data-testid': 'new-note', onclick: () => this.createNote('') },
-          '+ New note',
-        ),
-      ),
-      this.el.list,
-    )
-    const editorPane = h(
-      'section',
-      { class: 'editor-pane' },
-      h(
-        'div',
-        { class: 'note-head' },
-        this.el.title,
-        this.el.presence,
-        h(
-          'button',
-          { class: 'ghost', 'data-testid': 'delete-note', onclick: () => this.deleteCurrent() },
-          'Delete',
-        ),
-      ),
-      this.el.editor,
-      this.el.empty,
-    )
-    const side = h('aside', { class: 'side' }, this.replicas.el, this.chaos.el)
-    replace(this.root, header, this.el.banner, h('main', { class: 'layout' }, notes, editorPane, side))
+  private pollCoverage(): void {
+    void Promise.all([this.list.refresh(), this.coverage.refresh()])
+      .catch(() => {})
+      .then(() => {
+        this.renderList()
+        setTimeout(() => this.pollCoverage(), COVERAGE_POLL_MS)
+      })
   }
 
   private idFromHash(): string | null {
@@ -156,37 +117,59 @@ export class App {
     return m ? decodeURIComponent(m[1]!) : null
   }
 
-  private indexOnChange(): void {
-    const entries = this.index.list()
-    for (const entry of entries) if (!this.notes.has(entry.id)) void this.openNote(entry.id)
-    for (const id of [...this.notes.keys()]) {
-      if (this.index.get(id) === undefined) {
-        const note = this.notes.get(id)!
-        this.notes.delete(id)
-        void note.handle.close()
-      }
-    }
-    if (this.current === null || this.index.get(this.current) === undefined) {
+  private listOnChange(): void {
+    if (this.current === null || this.list.get(this.current) === undefined) {
       const wanted = this.idFromHash()
-      this.select(wanted !== null && this.index.get(wanted) ? wanted : (entries[0]?.id ?? null))
+      const first = this.list.list()[0]?.id ?? null
+      void this.select(wanted !== null && this.list.get(wanted) ? wanted : first)
     }
     this.renderList()
   }
 
-  private async openNote(id: string): Promise<OpenNote> {
-    const existing = this.notes.get(id)
-    if (existing) return existing
+  /** Shows note `id` in the editor (closing the one before); null shows the empty state. */
+  private async select(id: string | null): Promise<void> {
+    if (id !== null && this.list.get(id) === undefined) id = null
+    if (id === this.current) return
+    const selection = ++this.selection
+    this.closeNote()
+    this.current = id
+    if (id !== null && this.idFromHash() !== id)
+      history.replaceState(null, '', `#/note/${encodeURIComponent(id)}`)
+    this.showEmpty(
+      id === null ? 'No notes yet. Create one with “+ New note”.' : 'Opening the note from this device…',
+    )
+    this.renderAll()
+    if (id === null) return
+    await this.closing
     const handle = await this.replica.open(noteDocName(id))
-    const again = this.notes.get(id)
-    if (again) return again
+    if (selection !== this.selection) return
+    this.note = this.watch(id, handle)
+    replace(this.el!.empty)
+    this.editor = new NoteEditor(this.el!.editor, this.note.text, handle.awareness, this.identity)
+    this.shownCopies = handle.copies
+    this.renderAll()
+  }
+
+  /** Closes the open note's editor and handle: it goes back to living in the store only. */
+  private closeNote(): void {
+    this.editor?.destroy()
+    this.editor = null
+    const note = this.note
+    this.note = null
+    if (note === null) return
+    this.list.notLive(note.id)
+    this.closing = note.handle.close().catch(() => {})
+  }
+
+  private watch(id: string, handle: DocHandle): OpenNote {
     const note: OpenNote = {
+      id,
       handle,
       text: handle.doc.getText('body'),
       pending: 0,
       localIssued: 0,
       localSaved: 0,
     }
-    this.notes.set(id, note)
     handle.doc.on('update', (_u: Uint8Array, _o: unknown, _d: Y.Doc, tr: Y.Transaction) => {
       if (!tr.local) return
       note.pending++
@@ -194,78 +177,43 @@ export class App {
       handle.whenDurable(0).then(
         () => {
           note.localSaved = Math.max(note.localSaved, seq)
-          if (id === this.current) this.renderReplicas()
+          if (this.note === note) this.renderReplicas()
         },
         () => {},
       )
     })
-    note.text.observe((event) => {
-      if (event.transaction.local) this.index.rename(id, titleOf(note.text.toString()))
-      if (id === this.current) this.renderTitle()
+    this.list.setTitle(id, titleOf(note.text.toString()))
+    note.text.observe(() => {
+      this.list.setTitle(id, titleOf(note.text.toString()))
+      if (this.note === note) this.renderTitle()
     })
-    handle.on('status', (status) => this.noteOnStatus(id, note, status))
-    handle.awareness.on('change', () => {
-      if (id === this.current) this.renderPresence()
+    handle.on('status', (status) => {
+      if (status.copies > 0) note.pending = 0
+      if (this.note !== note) return
+      this.renderReplicas()
       this.renderList()
     })
-    if (id !== this.current) handle.awareness.setLocalState(null)
-    if (id === this.current && this.editor === null) this.select(id)
-    this.renderList()
+    handle.awareness.on('change', () => {
+      if (this.note !== note) return
+      this.renderPresence()
+      this.renderList()
+    })
     return note
   }
 
-  private noteOnStatus(id: string, note: OpenNote, status: DocStatus): void {
-    if (status.copies > 0) note.pending = 0
-    if (id === this.current) this.renderReplicas()
-    this.renderList()
-    this.renderChrome()
-  }
-
-  private select(id: string | null): void {
-    if (id !== null && this.index.get(id) === undefined) id = null
-    const note = id === null ? undefined : this.notes.get(id)
-    if (id === this.current && (note === undefined || this.editor !== null)) return
-    this.editor?.destroy()
-    this.editor = null
-    if (this.current !== null && this.current !== id)
-      this.notes.get(this.current)?.handle.awareness.setLocalState(null)
-    this.current = id
-    if (id !== null && this.idFromHash() !== id)
-      history.replaceState(null, '', `#/note/${encodeURIComponent(id)}`)
-    if (note !== undefined) {
-      replace(this.el.empty)
-      this.editor = new NoteEditor(this.el.editor, note.text, note.handle.awareness, this.identity)
-      this.shownCopies = note.handle.copies
-    } else {
-      replace(
-        this.el.empty,
-        h(
-          'p',
-          {},
-          id === null ? 'No notes yet. Create one with “+ New note”.' : 'Opening the note from this device…',
-        ),
-      )
-    }
-    this.renderTitle()
-    this.renderPresence()
-    this.renderReplicas()
-    this.renderList()
+  private showEmpty(text: string): void {
+    replace(this.el!.empty, h('p', {}, text))
   }
 
   private createNote(text: string): void {
-    const id = this.index.create(this.identity.name, text === '' ? 'Untitled' : titleOf(text))
-    void this.openNote(id).then((note) => {
-      if (text !== '' && note.text.length === 0) note.text.insert(0, text)
-      this.select(id)
+    const id = newNoteId()
+    this.list.created(id, titleOf(text))
+    void this.replica.open(noteDocName(id)).then(async (handle) => {
+      const body = handle.doc.getText('body')
+      if (text !== '' && body.length === 0) body.insert(0, text)
+      await this.select(id)
       this.editor?.focus()
     })
-  }
-
-  private deleteCurrent(): void {
-    if (this.current === null) return
-    const title = this.index.get(this.current)?.title ?? 'this note'
-    if (!confirm(`Delete “${title}” for everyone?`)) return
-    this.index.remove(this.current)
   }
 
   private rename(name: string): void {
@@ -273,10 +221,7 @@ export class App {
     if (trimmed === '') return
     this.identity.name = trimmed
     saveIdentity(this.slot, this.identity)
-    if (this.current !== null) {
-      const note = this.notes.get(this.current)
-      if (note) setPresence(note.handle.awareness, this.identity)
-    }
+    if (this.note !== null) setPresence(this.note.handle.awareness, this.identity)
   }
 
   async pollSupervisor(): Promise<void> {
@@ -286,17 +231,24 @@ export class App {
     this.renderReplicas()
   }
 
+  private renderAll(): void {
+    this.renderTitle()
+    this.renderPresence()
+    this.renderReplicas()
+    this.renderList()
+  }
+
   private renderTitle(): void {
-    const meta = this.current === null ? undefined : this.index.get(this.current)
-    const note = this.current === null ? undefined : this.notes.get(this.current)
-    const title = note ? titleOf(note.text.toString()) : (meta?.title ?? 'Rhizome notes')
-    this.el.title.textContent = title
+    const entry = this.current === null ? undefined : this.list.get(this.current)
+    const title = this.note ? titleOf(this.note.text.toString()) : (entry?.title ?? 'Rhizome notes')
+    this.el!.title.textContent = title
     document.title = `${title} · Rhizome notes`
   }
 
-  private remoteUsers(note: OpenNote): { name: string; color: string }[] {
-    const users: { name: string; color: string }[] = []
-    note.handle.awareness.getStates().forEach((state, clientId) => {
+  private remoteUsers(): PresentUser[] {
+    const note = this.note
+    const users: PresentUser[] = []
+    note?.handle.awareness.getStates().forEach((state, clientId) => {
       const user = (state as AwarenessUser).user
       if (clientId !== note.handle.doc.clientID && user?.name) {
         users.push({ name: user.name, color: user.color ?? '#666' })
@@ -306,54 +258,28 @@ export class App {
   }
 
   private renderPresence(): void {
-    const note = this.current === null ? undefined : this.notes.get(this.current)
-    const users = note ? this.remoteUsers(note) : []
     replace(
-      this.el.presence,
-      ...users.map((u) =>
+      this.el!.presence,
+      ...this.remoteUsers().map((u) =>
         h('span', { class: 'avatar', style: `background:${u.color}`, title: `${u.name} is here` }, u.name),
       ),
     )
   }
 
   private renderList(): void {
-    const items = this.index.list().map((entry) => {
-      const note = this.notes.get(entry.id)
-      const copies = note?.handle.copies ?? 0
-      const total = this.replica.relays.length
-      const here = note ? this.remoteUsers(note) : []
-      return h(
-        'li',
-        {},
-        h(
-          'button',
-          {
-            class: `note-item ${entry.id === this.current ? 'active' : ''}`,
-            'data-testid': 'note-item',
-            'data-note-id': entry.id,
-            'aria-current': entry.id === this.current ? 'true' : 'false',
-            onclick: () => {
-              this.select(entry.id)
-              this.editor?.focus()
-            },
-          },
-          h('span', { class: 'note-item-title' }, entry.title),
-          h(
-            'span',
-            { class: 'note-item-meta' },
-            h(
-              'span',
-              { class: `copies-chip ${copies === 0 ? 'zero' : copies === total ? 'full' : ''}` },
-              copies === 0 ? 'device only' : `${copies}/${total} relays`,
-            ),
-            ...here.map((u) =>
-              h('span', { class: 'mini-avatar', style: `background:${u.color}`, title: u.name }),
-            ),
-          ),
-        ),
-      )
+    const open = this.note
+    this.listView.render({
+      entries: this.list.list(),
+      current: this.current,
+      total: this.replica.relays.length,
+      // The open note counts durable ACKs (live); the others compare catalogs (see RelayCoverage).
+      copiesOf: (entry) =>
+        open?.id === entry.id
+          ? open.handle.copies
+          : this.coverage.copies(noteDocName(entry.id), entry.digest),
+      here: this.remoteUsers(),
     })
-    replace(this.el.list, ...items)
+    this.el!.count.textContent = String(this.list.size)
   }
 
   /** Copies shown for the current note: rises at once, falls only if the drop persists. */
@@ -365,8 +291,7 @@ export class App {
     } else if (this.copiesTimer === null) {
       this.copiesTimer = setTimeout(() => {
         this.copiesTimer = null
-        const note = this.current === null ? undefined : this.notes.get(this.current)
-        this.shownCopies = note?.handle.copies ?? 0
+        this.shownCopies = this.note?.handle.copies ?? 0
         this.renderReplicas()
       }, COPIES_DROP_DELAY_MS)
     }
@@ -374,13 +299,13 @@ export class App {
   }
 
   private renderReplicas(): void {
-    const note = this.current === null ? undefined : this.notes.get(this.current)
+    const note = this.note
     const status = note?.handle.status ?? null
     this.replicas.render({
       relays: this.replica.relays,
       status,
       copies: status === null ? 0 : this.displayedCopies(status.copies),
-      savedLocally: note === undefined || note.localSaved === note.localIssued,
+      savedLocally: note === null || note.localSaved === note.localIssued,
       pending: note?.pending ?? 0,
       cutOff: this.gate.cut,
       supervised: this.supervisor?.relays ?? null,
@@ -388,17 +313,11 @@ export class App {
   }
 
   private renderChrome(): void {
-    const status = this.index.handle.status
-    const synced = status.relays.filter((r) => r.state === 'synced').length
-    const total = status.relays.length
-    this.el.pill.className = `net-pill ${this.gate.cut || synced === 0 ? 'down' : synced < total ? 'partial' : 'ok'}`
-    this.el.pill.textContent = this.gate.cut
-      ? 'Offline: cut off'
-      : synced === 0
-        ? 'Offline: no relay'
-        : `${synced} of ${total} relays synced`
-    this.el.banner.hidden = !this.gate.cut
-    this.el.banner.textContent = this.gate.cut
+    const pill = networkPill(this.replica.status, this.gate.cut)
+    this.el!.pill.className = `net-pill ${pill.level}`
+    this.el!.pill.textContent = pill.text
+    this.el!.banner.hidden = !this.gate.cut
+    this.el!.banner.textContent = this.gate.cut
       ? 'This browser is cut off the network. Keep writing: every edit is saved on this device and syncs when you reconnect.'
       : ''
     this.renderReplicas()

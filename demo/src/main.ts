@@ -3,7 +3,8 @@ import { App } from './App.js'
 import { h } from './dom.js'
 import { claimStorageSlot, loadIdentity } from './identity.js'
 import { NetworkGate } from './NetworkGate.js'
-import { INDEX_DOC, NotesIndex } from './NotesIndex.js'
+import { NoteList } from './NoteList.js'
+import { NOTES_PATTERN } from './notes.js'
 import { fetchSupervisorState } from './supervisorApi.js'
 import './style.css'
 
@@ -20,17 +21,19 @@ async function main(): Promise<void> {
   const gate = new NetworkGate()
   const replica = await openReplica({
     relays,
-    // IndexedDB through `level` (browser-level): this device's full replica of every note it opened.
+    // IndexedDB through `level` (browser-level): this device's full replica of every note.
     storage: `rhizome-demo-${slot}`,
+    // Every note, open or not, over one session per relay (docs/PROTOCOL.md section 7.1).
+    replicate: [NOTES_PATTERN],
     WebSocket: gate.WebSocket,
     // Quick reconnects, so a restarted relay or a restored network shows up within a second or two.
     backoff: { initialMs: 200, maxMs: 2000 },
   })
-  const index = new NotesIndex(await replica.open(INDEX_DOC))
-  const app = new App(root, replica, index, gate, identity, slot)
+  const list = new NoteList(replica)
+  const app = new App(root, replica, list, gate, identity, slot)
   await app.start(supervisor)
   // For tests and curious people: `rhizome.replica` in the devtools console.
-  ;(window as unknown as { rhizome: unknown }).rhizome = { replica, index, gate }
+  ;(window as unknown as { rhizome: unknown }).rhizome = { replica, list, gate }
 }
 
 main().catch((err: unknown) => {

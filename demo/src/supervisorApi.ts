@@ -55,3 +55,24 @@ export async function runChaosAction(action: ChaosAction): Promise<void> {
     throw new Error(body.message ?? `${path} failed with ${res.status}`)
   }
 }
+
+/** One relay's `/docs` digests as the supervisor read them; `digests` is null when it did not answer. */
+export interface RelayCatalog {
+  n: number
+  url: string
+  digests: Record<string, string | null> | null
+}
+
+/**
+ * Every supervised relay's catalog of the documents starting with `prefix` (GET /api/catalogs);
+ * null without a supervisor.
+ */
+export async function fetchRelayCatalogs(prefix: string): Promise<RelayCatalog[] | null> {
+  try {
+    const res = await fetch(`/api/catalogs?prefix=${encodeURIComponent(prefix)}`, { cache: 'no-store' })
+    if (!res.ok || !(res.headers.get('content-type') ?? '').includes('json')) return null
+    return ((await res.json()) as { relays: RelayCatalog[] }).relays
+  } catch {
+    return null
+  }
+}

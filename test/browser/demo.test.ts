@@ -3,17 +3,17 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { catalogOf } from '../support/catalog.mjs'
+import { postNotes } from './support/bulkNotes.js'
 import { type BrowserSession, chromiumAvailable, launchSession, requireChromium } from './support/chromium.js'
 import { type DemoServer, startDemo } from './support/demoServer.js'
 
 const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), '../artifacts')
 /** A WebSocket to a relay the test killed fails by design; Chromium logs that as a console error. */
 const EXPECTED_CONSOLE = /WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/.*' failed/
-/** What the demo exposes on `window` for the devtools console. */
-interface DemoWindow {
-  rhizome: { index: { handle: { copies: number } } }
-}
 const POLL = { timeout: 20_000, interval: 100 }
+/** Notes created before the big-list test opens its page. */
+const BULK = 1000
 
 /** The current editor's text. */
 async function editorText(page: Page): Promise<string> {
@@ -90,6 +90,8 @@ describe.skipIf(!chromiumAvailable())('demo app in Chromium', () => {
     await expect.poll(() => a.page.getByTestId('relay-state-1').textContent(), POLL).toBe('offline')
     await expect.poll(() => a.page.getByTestId('relay-process-1').textContent(), POLL).toBe('stopped')
     await expect.poll(() => b.page.getByTestId('relay-state-1').textContent(), POLL).toBe('offline')
+    // The header counts the replica's sessions: a relay that is down is never "synced".
+    await expect.poll(() => a.page.getByTestId('net-pill').textContent(), POLL).toBe('2 of 3 relays synced')
 
     await typeAtEnd(a.page, ' Eggs')
     await expect.poll(() => editorText(b.page), POLL).toContain('Eggs')
@@ -133,13 +135,11 @@ describe.skipIf(!chromiumAvailable())('demo app in Chromium', () => {
     for (const n of [1, 2, 3]) {
       await expect.poll(() => a.page.getByTestId(`relay-state-${n}`).textContent(), POLL).toBe('synced')
     }
-    // Every note (and the index) is durable on all three relays again, from this browser's replica.
+    // Every note is on all three relays again, from this browser's replica: the open one by its
+    // ACKs, the other by the relays' catalogs.
     await expect
       .poll(() => a.page.getByTestId('note-item').locator('.copies-chip').allInnerTexts(), POLL)
       .toEqual(['3/3 relays', '3/3 relays'])
-    await expect
-      .poll(() => a.page.evaluate(() => (window as unknown as DemoWindow).rhizome.index.handle.copies), POLL)
-      .toBe(3)
 
     const c = await session({ width: 390, height: 844 })
     await c.page.goto(demo.web)
@@ -161,4 +161,63 @@ describe.skipIf(!chromiumAvailable())('demo app in Chromium', () => {
 
     for (const s of sessions) expect(s.errors).toEqual([])
   })
+
+  it(`${BULK} notes: one WebSocket per relay, none failed, every note on 3/3 relays, the editor binding live`, async () => {
+    const http = demo.relays.map((u) => u.replace(/^ws:/, 'http:'))
+    // Written through relay 1's HTTP API; the mesh carries them to the other two.
+    await postNotes(http[0]!, BULK)
+    const total = BULK + 2
+    const noteDigests = async (url: string) =>
+      [...(await catalogOf(url))].filter(([name]) => name.startsWith('demo/notes/'))
+    const catalogs = () => Promise.all(http.map(noteDigests))
+    await expect
+      .poll(async () => (await catalogs()).map((c) => c.length), { timeout: 60_000, interval: 500 })
+      .toEqual([total, total, total])
+    await expect
+      .poll(async () => new Set((await catalogs()).map((c) => JSON.stringify(c))).size, POLL)
+      .toBe(1)
+
+    // A fresh browser, no expected failures: every console error counts.
+    const d = await launchSession()
+    sessions.push(d)
+    const sockets: string[] = []
+    const failures: string[] = []
+    d.page.on('websocket', (ws) => {
+      sockets.push(ws.url())
+      ws.on('socketerror', (err) => failures.push(`socketerror ${ws.url()}: ${err}`))
+    })
+    d.page.on('requestfailed', (req) =>
+      failures.push(`requestfailed ${req.url()}: ${req.failure()?.errorText}`),
+    )
+    d.page.on('console', (msg) => {
+      if (/WebSocket|Insufficient resources/i.test(msg.text())) failures.push(`console: ${msg.text()}`)
+    })
+    await d.page.goto(demo.web)
+    const fullChips = () =>
+      d.page.evaluate(
+        () =>
+          Array.from(document.querySelectorAll('.copies-chip')).filter((c) => c.textContent === '3/3 relays')
+            .length,
+      )
+    const slow = { timeout: 60_000, interval: 500 }
+    await expect.poll(() => d.page.getByTestId('note-item').count(), slow).toBe(total)
+    await expect.poll(() => d.page.getByTestId('note-count').textContent(), POLL).toBe(String(total))
+    await expect.poll(fullChips, slow).toBe(total)
+    await expect.poll(() => d.page.getByTestId('net-pill').textContent(), POLL).toBe('3 of 3 relays synced')
+
+    // The CodeMirror binding (y-codemirror.next) in both directions, on a note A never opened.
+    await openNoteTitled(d.page, 'Bulk note 0421')
+    await typeAtEnd(d.page, ' typed in D')
+    await openNoteTitled(a.page, 'Bulk note 0421')
+    await expect.poll(() => editorText(a.page), POLL).toContain('typed in D')
+    await typeAtEnd(a.page, ' and in A')
+    await expect.poll(() => editorText(d.page), POLL).toContain('typed in D and in A')
+
+    const perRelay = new Map<string, number>()
+    for (const url of sockets) perRelay.set(new URL(url).host, (perRelay.get(new URL(url).host) ?? 0) + 1)
+    expect([...perRelay.keys()].sort()).toEqual(demo.relays.map((u) => new URL(u).host).sort())
+    expect([...perRelay.values()]).toEqual([1, 1, 1])
+    expect(failures).toEqual([])
+    expect(d.errors).toEqual([])
+  }, 150_000)
 })
