@@ -253,14 +253,15 @@ describe('rhizome history / export --at / revert: bad input', () => {
     expect(top.code).toBe(0)
     for (const command of ['history URL DOC', 'revert URL DOC --to TIME', '--at TIME'])
       expect(top.stdout.toString()).toContain(command)
-    for (const [command, text] of [
+    const expected = [
       ['history', 'Usage: rhizome history URL DOC'],
       ['revert', 'Usage: rhizome revert URL DOC --to TIME'],
       ['export', '--at TIME'],
-    ] as const) {
-      const help = await runAdmin([command, '--help'])
+    ] as const
+    const helps = await Promise.all(expected.map(([command]) => runAdmin([command, '--help'])))
+    helps.forEach((help, i) => {
       expect(help.code).toBe(0)
-      expect(help.stdout.toString()).toContain(text)
-    }
+      expect(help.stdout.toString()).toContain(expected[i]![1])
+    })
   })
 })
