@@ -10,10 +10,14 @@ import {
   usageError,
 } from './admin/args.js'
 import { BACKUP_SPEC, runBackup } from './admin/backup.js'
+import { runExportAt } from './admin/exportAt.js'
 import { EXPORT_SPEC, IMPORT_SPEC, runExport, runImport } from './admin/exportImport.js'
+import { HISTORY_SPEC, runHistory } from './admin/history.js'
 import { INSPECT_SPEC, runInspect } from './admin/inspect.js'
 import { parseRelayUrl } from './admin/relayUrl.js'
 import { RESTORE_SPEC, runRestore } from './admin/restore.js'
+import { REVERT_SPEC, runRevert } from './admin/revert.js'
+import { timeOption } from './admin/timeOption.js'
 import { runVerify, VERIFY_SPEC } from './admin/verify.js'
 
 /** Usage of `rhizome --help`. */
@@ -24,12 +28,16 @@ Administration of Rhizome relays.
 Commands:
   verify URL URL ...             compare the relays' document catalogs
   export URL DOC [--out FILE]    write a document as one Yjs update
+         [--at TIME]             ... as it was at TIME
   import URL DOC FILE            merge a Yjs update into a document on a relay
+  history URL DOC                list a document's restore points, newest first
+  revert URL DOC --to TIME       make a document's content what it was at TIME (a new update)
   backup --data DIR --out FILE   consistent copy of a relay's data directory (also while it runs)
   restore --data DIR FILE        write a backup into a new or empty directory
   inspect --data DIR             list a stopped relay's documents and check every record
 
 URL is a relay's base URL: ws://host:port or http://host:port (and wss://, https://).
+TIME is ISO 8601 (2026-12-01T14:03:00Z) or milliseconds since the epoch.
 The admin token comes from --token T (anywhere after the command) or RHIZOME_TOKEN.
 Progress is shown on stderr when it is a terminal.
 
@@ -49,6 +57,12 @@ function required(args: ParsedArgs, spec: CommandSpec, key: string): string {
   return value
 }
 
+function requiredTime(args: ParsedArgs, spec: CommandSpec, key: string): number {
+  const at = timeOption(args, spec.name, key)
+  if (at === undefined) throw usageError(spec.name, `--${key} is required`)
+  return at
+}
+
 const commands: Record<string, { spec: CommandSpec; run: Runner }> = {
   verify: {
     spec: VERIFY_SPEC,
@@ -64,8 +78,22 @@ const commands: Record<string, { spec: CommandSpec; run: Runner }> = {
   },
   export: {
     spec: EXPORT_SPEC,
-    run: (args) =>
-      runExport(
+    run: (args) => {
+      const at = timeOption(args, 'export', 'at')
+      if (at !== undefined) {
+        return runExportAt(
+          parseRelayUrl(args.positionals[0]!),
+          args.positionals[1]!,
+          at,
+          {
+            token: adminToken(args, process.env),
+            timeoutMs: intOption(args, 'export', 'timeout', 60_000),
+            out: stringOption(args, 'out'),
+          },
+          print,
+        )
+      }
+      return runExport(
         parseRelayUrl(args.positionals[0]!),
         args.positionals[1]!,
         {
@@ -75,6 +103,35 @@ const commands: Record<string, { spec: CommandSpec; run: Runner }> = {
         },
         print,
         warn,
+      )
+    },
+  },
+  history: {
+    spec: HISTORY_SPEC,
+    run: (args) =>
+      runHistory(
+        parseRelayUrl(args.positionals[0]!),
+        args.positionals[1]!,
+        {
+          token: adminToken(args, process.env),
+          timeoutMs: intOption(args, 'history', 'timeout', 60_000),
+        },
+        print,
+      ),
+  },
+  revert: {
+    spec: REVERT_SPEC,
+    run: (args) =>
+      runRevert(
+        parseRelayUrl(args.positionals[0]!),
+        args.positionals[1]!,
+        requiredTime(args, REVERT_SPEC, 'to'),
+        {
+          token: adminToken(args, process.env),
+          timeoutMs: intOption(args, 'revert', 'timeout', 60_000),
+          copies: intOption(args, 'revert', 'copies', 1, 1, 1000),
+        },
+        print,
       ),
   },
   import: {

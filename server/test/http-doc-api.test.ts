@@ -155,11 +155,16 @@ describe('HTTP document API, anonymous loopback relay', () => {
     expect(textOf((await httpRequest(relay.port, 'GET', '/docs/team/notes:1')).body)).toBe('encoded')
   })
 
-  it('answers 501 HISTORY_UNAVAILABLE for ?at=TIME, 400 for a bad TIME or copies', async () => {
-    const at = await httpRequest(relay.port, 'GET', '/docs/api/plain?at=2026-01-01T00:00:00Z')
-    expect(at.status).toBe(501)
+  it('answers 404 HISTORY_UNAVAILABLE for ?at= before --history-ms, 400 for a bad or future TIME or copies', async () => {
+    // More than the default 30 days ago.
+    const old = new Date(Date.now() - 40 * 24 * 3600 * 1000).toISOString()
+    const at = await httpRequest(relay.port, 'GET', `/docs/api/plain?at=${old}`)
+    expect(at.status).toBe(404)
     expect(at.json().error).toBe('HISTORY_UNAVAILABLE')
     expect((await httpRequest(relay.port, 'GET', '/docs/api/plain?at=yesterday')).status).toBe(400)
+    const future = await httpRequest(relay.port, 'GET', `/docs/api/plain?at=${Date.now() + 3_600_000}`)
+    expect(future.status).toBe(400)
+    expect(future.json().error).toBe('USAGE')
     for (const copies of ['0', '-1', 'two', '1.5']) {
       const res = await httpRequest(relay.port, 'POST', `/docs/api/plain?copies=${copies}`, {
         body: textUpdate('c'),

@@ -17,7 +17,7 @@ import { docSocketUrl, type RelayEndpoint } from './relayUrl.js'
 /** `rhizome export`: how it is called. */
 export const EXPORT_SPEC: CommandSpec = {
   name: 'export',
-  usage: `Usage: rhizome export URL DOC [--out FILE] [--token T] [--timeout MS]
+  usage: `Usage: rhizome export URL DOC [--at TIME] [--out FILE] [--token T] [--timeout MS]
 
 Downloads document DOC from the relay at URL over the WebSocket protocol and writes it as one
 Yjs update (Y.encodeStateAsUpdate, v1 encoding): to FILE with --out (written atomically, then a
@@ -27,12 +27,15 @@ does not hold exports as an empty update, with a warning on stderr.
   URL            a relay's base URL: ws://, wss://, http:// or https://host:port
   DOC            document name, as clients open it (not percent-encoded)
   --out FILE     write to FILE instead of stdout
+  --at TIME      the document as it was at TIME instead (ISO 8601 or ms since the epoch, within
+                 the relay's --history-ms; see rhizome history), fetched over HTTP; an unknown
+                 document is then an error
   --token T      token granting read access to DOC (or RHIZOME_TOKEN)
   --timeout MS   give up after MS milliseconds (default 60000)
 
 Exit status: 0 written, 2 usage, connection or authorization error.
 `,
-  options: { '--out': 'value', '--token': 'value', '--timeout': 'value' },
+  options: { '--out': 'value', '--at': 'value', '--token': 'value', '--timeout': 'value' },
   positionals: { min: 2, max: 2, names: 'URL DOC' },
 }
 
@@ -138,8 +141,11 @@ export async function importDoc(
   }
 }
 
-/** Writes `data` to `path` through a temp file and a rename, so a failed export leaves no partial file. */
-async function writeAtomically(path: string, data: Uint8Array): Promise<void> {
+/**
+ * Writes `data` to `path` through a temp file and a rename, so a failed export leaves no partial file.
+ * @throws RhizomeError USAGE naming `--out` when the file cannot be written.
+ */
+export async function writeAtomically(path: string, data: Uint8Array): Promise<void> {
   const temp = `${path}.${randomBytes(4).toString('hex')}.tmp`
   try {
     await writeFile(temp, data, { flush: true })
@@ -150,7 +156,8 @@ async function writeAtomically(path: string, data: Uint8Array): Promise<void> {
   }
 }
 
-async function writeStdout(data: Uint8Array): Promise<void> {
+/** Writes `data` to stdout and resolves once it is handed to the pipe or terminal. */
+export async function writeStdout(data: Uint8Array): Promise<void> {
   await new Promise<void>((resolve, reject) =>
     process.stdout.write(data, (err) => (err ? reject(err) : resolve())),
   )

@@ -13,7 +13,8 @@ import { type Authorizer, bearerToken } from '../connections/Authorizer.js'
 import { type AckSource, AckTracker } from '../docs/AckTracker.js'
 import type { DocRegistry } from '../docs/DocRegistry.js'
 import type { Logger } from '../logger.js'
-import { documentAt, parseTime } from './documentAt.js'
+import { documentAt } from './documentAt.js'
+import { applyRevert, type HistoryAnswer, historyAnswerOf, momentOf, restorePointsOf } from './historyApi.js'
 import { readRequestBody } from './requestBody.js'
 
 /** The path prefix of the document API; `/docs` alone is the catalog (docs/PROTOCOL.md section 1). */
@@ -49,6 +50,10 @@ function json(
   res
     .writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers })
     .end(JSON.stringify(body))
+}
+
+function answer(res: ServerResponse, { status, body }: HistoryAnswer): void {
+  json(res, status, body)
 }
 
 function fail(res: ServerResponse, status: number, error: string, message?: string): void {
@@ -119,6 +124,7 @@ export class DocApi {
   async #get(name: string, query: URLSearchParams, res: ServerResponse): Promise<void> {
     const at = query.get('at')
     if (at !== null) return this.#getAt(name, at, res)
+    if (query.has('history')) return this.#history(name, res)
     const { docs } = this.host
     let update: Uint8Array
     try {
@@ -142,16 +148,15 @@ export class DocApi {
   }
 
   async #getAt(name: string, raw: string, res: ServerResponse): Promise<void> {
-    const at = parseTime(raw)
-    if (at === null)
-      return fail(res, 400, ErrorCode.USAGE, 'at must be ISO 8601 or milliseconds since the epoch')
-    let update: Uint8Array | null | undefined
+    const at = momentOf('at', raw, Date.now())
+    if (typeof at !== 'number') return answer(res, at)
+    let update: Uint8Array | null
     try {
-      update = await documentAt(this.host.docs.store, name, at)
+      update = await documentAt(this.host.docs, name, at)
     } catch (err) {
-      return this.#unavailable(res, name, err)
+      const known = historyAnswerOf(err)
+      return known ? answer(res, known) : this.#unavailable(res, name, err)
     }
-    if (update === undefined) return fail(res, 501, 'HISTORY_UNAVAILABLE', 'this relay keeps no history yet')
     if (update === null) return fail(res, 404, 'NOT_FOUND')
     res
       .writeHead(200, {
@@ -160,6 +165,35 @@ export class DocApi {
         'cache-control': 'no-store',
       })
       .end(update)
+  }
+
+  /** `?history=1`: `{"doc", "points": [{"at", "bytes"}]}`, newest first (docs/PROTOCOL.md section 10). */
+  async #history(name: string, res: ServerResponse): Promise<void> {
+    let points: { at: number; bytes: number }[] | null
+    try {
+      points = await restorePointsOf(this.host.docs, name)
+    } catch (err) {
+      return this.#unavailable(res, name, err)
+    }
+    if (points === null) return fail(res, 404, 'NOT_FOUND')
+    json(res, 200, { doc: name, points: points.map(({ at, bytes }) => ({ at, bytes })) })
+  }
+
+  /** `POST ?revert=TIME`: one forward update through the loaded document, answered like a POST. */
+  async #revert(name: string, raw: string, wanted: number, res: ServerResponse): Promise<void> {
+    const at = momentOf('revert', raw, Date.now())
+    if (typeof at !== 'number') return answer(res, at)
+    let applied: Awaited<ReturnType<typeof applyRevert>>
+    try {
+      applied = await applyRevert(this.host, name, at)
+    } catch (err) {
+      const known = historyAnswerOf(err)
+      return known ? answer(res, known) : this.#unavailable(res, name, err)
+    }
+    if (applied === null) return fail(res, 404, 'NOT_FOUND')
+    const { status, copies } = await this.#waitForCopies(applied.committed, applied.targets, wanted)
+    if (status === 503) return fail(res, 503, ErrorCode.RELAY_UNAVAILABLE, 'the revert could not be stored')
+    json(res, status, { copies })
   }
 
   async #post(
@@ -176,6 +210,12 @@ export class DocApi {
       wanted = Number(rawCopies)
     }
     if (this.host.closing) return fail(res, 503, ErrorCode.RELAY_UNAVAILABLE, 'relay shutting down')
+    const revert = query.get('revert')
+    if (revert !== null) {
+      // A revert carries no body: whatever was sent is discarded unread.
+      req.resume()
+      return this.#revert(name, revert, wanted, res)
+    }
     let body: Uint8Array | null
     try {
       body = await readRequestBody(req, this.host.maxMessageBytes)

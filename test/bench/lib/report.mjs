@@ -292,6 +292,7 @@ export function correctness(report) {
   for (const [k, r] of Object.entries(s.coldLoad?.storage ?? {}))
     checks.push([`cold load storage ${k}`, r.correct])
   if (s.recovery) checks.push(['recovery catalogs equal', s.recovery.results.correct])
+  if (s.history) checks.push(['history exports and revert exact', s.history.results.correct])
   for (const c of ['copies1', 'copies3']) {
     const r = s.ackLatency?.results[c]
     if (r) checks.push([`ack ${c} without timeouts`, r.timeouts === 0 && r.count > 0])
