@@ -2,6 +2,10 @@ import { randomBytes } from 'node:crypto'
 import { CloseCode, MESH_NONCE_BYTES, MESH_PROTOCOL_VERSION, type MeshMessage } from '@rhizome/protocol'
 import type { Logger } from '../logger.js'
 import { malformedMesh } from './malformedMesh.js'
+
+/** A link that has not authenticated by then is closed. */
+const HANDSHAKE_TIMEOUT_MS = 10_000
+
 import {
   deriveLinkKeys,
   type MeshLinkKeys,
@@ -39,18 +43,32 @@ export interface MeshHandshakeLink {
  * with the acceptor's proof -> `proof` of the dialer, each proof bound to the whole transcript
  * (both relay ids, store ids and nonces, the version and the direction; see meshAuth.ts). It
  * produces the link keys once the peer proved the mesh secret, and refuses links to this relay
- * itself (its own hello or store id coming back) before any proof of ours is sent.
+ * itself (its own hello or store id coming back) before any proof of ours is sent. A link that
+ * has not authenticated within 10 s is closed.
  */
 export class MeshHandshake {
   readonly #nonce = randomBytes(MESH_NONCE_BYTES)
   /** Set once the peer's hello (acceptor) or challenge (dialer) is accepted. */
   #transcript: MeshTranscript | null = null
+  readonly #timer: ReturnType<typeof setTimeout>
 
+  /** Starts the handshake's timeout; the dialer then sends {@link hello}. */
   constructor(
     readonly role: 'dialer' | 'acceptor',
     private readonly host: MeshHandshakeHost,
     private readonly link: MeshHandshakeLink,
-  ) {}
+  ) {
+    this.#timer = setTimeout(
+      () => this.link.close(CloseCode.UNAUTHORIZED, 'mesh handshake timed out'),
+      HANDSHAKE_TIMEOUT_MS,
+    )
+    this.#timer.unref()
+  }
+
+  /** Stops the timeout: the link opened or closed. */
+  stop(): void {
+    clearTimeout(this.#timer)
+  }
 
   /** This handshake's nonce in hex: its key in `host.dialing` while a dial is in progress. */
   get dialKey(): string {

@@ -25,8 +25,6 @@ import { SendDrain } from './SendDrain.js'
 
 /** Outbound bytes after which a peer is too slow: the link is dropped and anti-entropy catches up later. */
 const SLOW_PEER_BYTES = 64 * 1024 * 1024
-/** A link that has not authenticated by then is closed. */
-const HANDSHAKE_TIMEOUT_MS = 10_000
 
 /** What a link needs from the relay's mesh. */
 export interface PeerLinkHost extends MeshHandshakeHost, CatalogRoundHost {
@@ -59,10 +57,7 @@ export interface PeerLinkHost extends MeshHandshakeHost, CatalogRoundHost {
  * what it made durable. Bookkeeping lives only as long as the link and is tied to the peer's store
  * identity, so a peer that lost its disk starts from nothing.
  *
- * This class holds the link's lifecycle, sending, receiving and dispatch; the handshake
- * ({@link MeshHandshake}), chunk reassembly ({@link ChunkAssembler}), inbound and outbound
- * backpressure ({@link InboundQueue}, {@link SendDrain}), acks of what we made durable
- * ({@link InboundAcks}) and the anti-entropy rounds ({@link CatalogRound}) are its parts.
+ * This class holds the link's lifecycle, sending, receiving and dispatch; its parts do the rest.
  */
 export class PeerLink implements AckSource {
   peerRelayId = ''
@@ -84,7 +79,6 @@ export class PeerLink implements AckSource {
   readonly #sendDrain: SendDrain
   readonly #acks: InboundAcks
   readonly #rounds: CatalogRound
-  readonly #handshakeTimer: ReturnType<typeof setTimeout>
 
   constructor(
     readonly ws: WebSocket,
@@ -126,10 +120,6 @@ export class PeerLink implements AckSource {
     )
     ws.on('close', () => this.#onClose())
     ws.on('error', () => this.#onClose())
-    this.#handshakeTimer = setTimeout(() => {
-      if (this.state === 'handshake') this.close(CloseCode.UNAUTHORIZED, 'mesh handshake timed out')
-    }, HANDSHAKE_TIMEOUT_MS)
-    this.#handshakeTimer.unref()
     if (role === 'dialer') {
       this.host.dialing.set(this.#handshake.dialKey, this)
       if (ws.readyState === ws.OPEN) this.#handshake.hello()
@@ -168,7 +158,7 @@ export class PeerLink implements AckSource {
 
   #onClose(): void {
     if (this.state === 'closed') return
-    clearTimeout(this.#handshakeTimer)
+    this.#handshake.stop()
     this.host.dialing.delete(this.#handshake.dialKey)
     this.#chunks.clear()
     const wasOpen = this.state === 'open'
@@ -261,7 +251,7 @@ export class PeerLink implements AckSource {
     this.host.dialing.delete(this.#handshake.dialKey)
     this.#session = new MeshSession(keys)
     this.state = 'open'
-    clearTimeout(this.#handshakeTimer)
+    this.#handshake.stop()
     this.host.onLinkOpen(this)
     void this.startRound()
   }
