@@ -73,7 +73,7 @@ export class DocStore {
     this.#onError = onError
     const historyMs = options.historyMs ?? DEFAULT_HISTORY_MS
     this.#clock = options.clock ?? Date.now
-    const history = { historyMs, clock: this.#clock }
+    const span = { historyMs, clock: this.#clock } // the history window
     const index = new HistoryIndex(db)
     const cache = new MetaCache(options.metaCacheSize ?? 10_000)
     this.#commit = new GroupCommit(db, cache, corrupt, docCount, changeSeq, {
@@ -89,15 +89,7 @@ export class DocStore {
     })
     this.#digests = new DigestCache(this.#commit, this.#reader, this.#life, onError)
     this.#catalog = new Catalog(db, this.#commit, this.#reader, this.#digests, this.#life)
-    this.#history = new DocHistory(
-      db,
-      this.#commit,
-      this.#reader,
-      this.#life,
-      index,
-      this.#compactor,
-      history,
-    )
+    this.#history = new DocHistory(db, this.#commit, this.#reader, this.#life, index, this.#compactor, span)
     this.#local = new LocalState(db, this.#commit, this.#life)
     this.#appender = new LogAppender(this.#commit, this.#clock)
     this.#integrity = new Integrity(db, this.#commit, this.#reader, this.#life, this.#compactor)
