@@ -1,86 +1,35 @@
-import { ErrorCode, RhizomeError } from '@rhizome/protocol'
-import * as Y from 'yjs'
+import type * as Y from 'yjs'
 import { Catalog, type CatalogEntry, countDocs } from './Catalog.js'
 import { type ChangeRecord, changesSince, loadChangeHead } from './ChangeFeed.js'
 import { Compactor } from './Compactor.js'
-import { decodeChecked, encodeChecked } from './checksum.js'
 import { DigestCache, forgetDigests } from './DigestCache.js'
 import { DocReader } from './DocReader.js'
+import type { DocStoreOptions } from './DocStoreOptions.js'
 import { GroupCommit } from './groupCommit/GroupCommit.js'
+import { DocHistory } from './history/DocHistory.js'
 import { HistoryCompaction } from './history/HistoryCompaction.js'
 import { HistoryIndex } from './history/HistoryIndex.js'
-import { HistoryPurge, type PurgeReport } from './history/HistoryPurge.js'
-import { HistoryReader, type RestorePoint } from './history/HistoryReader.js'
+import type { PurgeReport } from './history/HistoryPurge.js'
+import type { RestorePoint } from './history/HistoryReader.js'
 import { checkHistoryMs, DEFAULT_HISTORY_MS } from './history/historyWindow.js'
-import { checkReceiveTime, timedLogKey } from './history/receiveTime.js'
-import { revertUpdate } from './history/revert.js'
-import { checkDocName, dataRange, localKey, metaKey, nameOfDataKey } from './keys.js'
+import { Integrity, type ScrubPage } from './Integrity.js'
+import { checkDocName, metaKey } from './keys.js'
 import { Lifecycle } from './Lifecycle.js'
+import { LocalState } from './LocalState.js'
+import { type AppendOptions, LogAppender } from './LogAppender.js'
 import { MetaCache } from './MetaCache.js'
-import { purgeDocument } from './purgeDocument.js'
-import { loadQuarantined, quarantineDamaged, quarantinedDocs } from './quarantine.js'
+import { loadQuarantined, quarantinedDocs } from './quarantine.js'
 import { type AnyLevel, RAW } from './records.js'
-import { repairFromPeer } from './repair.js'
-import { loadStoreId, newSession } from './storeId.js'
-import { scratchDoc, validateUpdate } from './yjsMerge.js'
+import { storedDiff, storedUpdate } from './storedUpdate.js'
+import { loadStoreId } from './storeId.js'
 
 export type { CatalogEntry } from './Catalog.js'
 export type { ChangeRecord } from './ChangeFeed.js'
+export type { DocStoreOptions } from './DocStoreOptions.js'
 export type { PurgeReport } from './history/HistoryPurge.js'
 export type { RestorePoint } from './history/HistoryReader.js'
-
-/** Options of {@link DocStore.open}. */
-export interface DocStoreOptions {
-  /** Compact a document in the background once its log holds this many records. Default 500. */
-  compactAfterUpdates?: number
-  /** Compact a document in the background once its log holds this many payload bytes. Default 1 MiB. */
-  compactAfterBytes?: number
-  /** Metrics hook, called after each group commit with its duration, job count and distinct documents. */
-  onCommit?: (info: { ms: number; ops: number; docs: number }) => void
-  /**
-   * Called with failures of background work (automatic compaction, digest write-back) that no caller
-   * awaits. Default: `console.warn`. Corruption found there is also persisted as a repair marker.
-   */
-  onError?: (err: unknown) => void
-  /** Meta records kept in memory (LRU). Default 10,000. */
-  metaCacheSize?: number
-  /**
-   * Drop every cached digest and state vector at open, so each is recomputed from the records
-   * themselves. For a database that was just repaired at the LevelDB level: records may have been
-   * lost without a checksum noticing, and a cached digest would then claim state the store no
-   * longer holds (anti-entropy would never re-fetch it).
-   */
-  distrustDigests?: boolean
-  /**
-   * How long each document's history is kept, in ms (docs/PROTOCOL.md section 9): exact for the
-   * last 24 hours, per hour before. Default 30 days; 0 keeps none (compaction then
-   * garbage-collects deleted content at once).
-   */
-  historyMs?: number
-  /** The clock receive times and the history window are measured by (ms since the epoch). Default `Date.now`. */
-  clock?: () => number
-}
-
-/** What one {@link DocStore.scrub} call found. */
-export interface ScrubPage {
-  /** Records verified. */
-  scanned: number
-  /** Documents with a damaged record among them (now quarantined). */
-  corrupt: string[]
-  /** Key to continue after; `null` once every record was verified. */
-  next: string | null
-}
-
-/** Options of {@link DocStore.append}. */
-export interface AppendOptions {
-  /**
-   * The update was produced or fully decoded by Yjs already (for example the `update` event of a
-   * Y.Doc that applied it): skip decoding it once more to validate it.
-   */
-  decoded?: boolean
-  /** Receive time to record (ms since the epoch, a non-negative integer). Default: the store's clock now. */
-  at?: number
-}
+export type { ScrubPage } from './Integrity.js'
+export type { AppendOptions } from './LogAppender.js'
 
 /**
  * Durable store of Yjs documents over any abstract-level database: per document an append-only
@@ -96,17 +45,16 @@ export class DocStore {
   /** Store identity, generated on first open; a new or wiped database gets a new one. */
   readonly id: string
   readonly #db: AnyLevel
-  /** Prefix of this open's log keys (see `newSession`). */
-  readonly #session = newSession()
-  #counter = 0
   readonly #life = new Lifecycle()
   readonly #commit: GroupCommit
   readonly #reader: DocReader
   readonly #compactor: Compactor
   readonly #digests: DigestCache
   readonly #catalog: Catalog
-  readonly #historyReader: HistoryReader
-  readonly #historyPurge: HistoryPurge
+  readonly #history: DocHistory
+  readonly #local: LocalState
+  readonly #appender: LogAppender
+  readonly #integrity: Integrity
   readonly #clock: () => number
   readonly #onError: (err: unknown) => void
   #closing: Promise<void> | null = null
@@ -125,7 +73,7 @@ export class DocStore {
     this.#onError = onError
     const historyMs = options.historyMs ?? DEFAULT_HISTORY_MS
     this.#clock = options.clock ?? Date.now
-    const history = { historyMs, clock: this.#clock }
+    const span = { historyMs, clock: this.#clock } // the history window
     const index = new HistoryIndex(db)
     const cache = new MetaCache(options.metaCacheSize ?? 10_000)
     this.#commit = new GroupCommit(db, cache, corrupt, docCount, changeSeq, {
@@ -141,16 +89,10 @@ export class DocStore {
     })
     this.#digests = new DigestCache(this.#commit, this.#reader, this.#life, onError)
     this.#catalog = new Catalog(db, this.#commit, this.#reader, this.#digests, this.#life)
-    this.#historyReader = new HistoryReader(this.#commit, this.#reader, this.#life, index, history)
-    this.#historyPurge = new HistoryPurge(
-      db,
-      this.#commit,
-      this.#reader,
-      this.#life,
-      index,
-      this.#compactor,
-      history,
-    )
+    this.#history = new DocHistory(db, this.#commit, this.#reader, this.#life, index, this.#compactor, span)
+    this.#local = new LocalState(db, this.#commit, this.#life)
+    this.#appender = new LogAppender(this.#commit, this.#clock)
+    this.#integrity = new Integrity(db, this.#commit, this.#reader, this.#life, this.#compactor)
   }
 
   /**
@@ -197,14 +139,7 @@ export class DocStore {
    * @throws RhizomeError STORE_CORRUPT when the stored value fails its checksum.
    */
   async getLocal(key: string): Promise<Uint8Array | null> {
-    this.#life.assertOpen()
-    const k = localKey(key)
-    const raw = await this.#db.get<string, Uint8Array>(k, RAW)
-    if (raw === undefined) return null
-    const payload = decodeChecked(k, raw)
-    if (payload === null)
-      throw new RhizomeError(ErrorCode.STORE_CORRUPT, `local state ${key} failed its checksum`)
-    return new Uint8Array(payload)
+    return this.#local.get(key)
   }
 
   /**
@@ -213,10 +148,7 @@ export class DocStore {
    * @throws RhizomeError STORE_CLOSED after {@link close}.
    */
   putLocal(key: string, value: Uint8Array): Promise<void> {
-    this.#life.assertOpen()
-    const k = localKey(key)
-    const record = encodeChecked(k, value)
-    return this.#commit.enqueue({ name: null, run: (batch) => batch.put(k, record) })
+    return this.#local.put(key, value)
   }
 
   /** Number of documents stored. */
@@ -233,12 +165,7 @@ export class DocStore {
    */
   async append(name: string, update: Uint8Array, options: AppendOptions = {}): Promise<void> {
     this.#life.assertOpen()
-    checkDocName(name)
-    const at = options.at ?? this.#clock()
-    checkReceiveTime(at)
-    if (!options.decoded) validateUpdate(update)
-    const key = timedLogKey(name, this.#session, this.#counter++, at)
-    return this.#commit.append(name, key, encodeChecked(key, update), update.length)
+    return this.#appender.append(name, update, options)
   }
 
   /** True when the document exists (even if it is corrupt). */
@@ -268,17 +195,7 @@ export class DocStore {
    * @throws RhizomeError STORE_CORRUPT as {@link loadInto}.
    */
   async getUpdate(name: string): Promise<Uint8Array | null> {
-    const records = await this.#reader.read(name)
-    if (records === null) return null
-    // A snapshot is exactly such an encoding, so a compacted document needs no merge.
-    if (records.logs.length === 0 && records.snapshot !== null) return records.snapshot.slice()
-    const doc = scratchDoc()
-    try {
-      await this.#reader.apply(name, doc, records)
-      return Y.encodeStateAsUpdate(doc)
-    } finally {
-      doc.destroy()
-    }
+    return storedUpdate(this.#reader, name)
   }
 
   /**
@@ -297,20 +214,7 @@ export class DocStore {
    */
   async diff(name: string, stateVector: Uint8Array): Promise<Uint8Array | null> {
     this.#life.assertOpen()
-    try {
-      Y.decodeStateVector(stateVector)
-    } catch (cause) {
-      throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, 'not a valid state vector', { cause })
-    }
-    const records = await this.#reader.read(name)
-    if (records === null) return null
-    const doc = scratchDoc()
-    try {
-      await this.#reader.apply(name, doc, records)
-      return Y.encodeStateAsUpdate(doc, stateVector)
-    } finally {
-      doc.destroy()
-    }
+    return storedDiff(this.#reader, name, stateVector)
   }
 
   /**
@@ -384,7 +288,7 @@ export class DocStore {
    * @throws RhizomeError STORE_CORRUPT when a record or history chunk is damaged.
    */
   stateAt(name: string, at: number): Promise<Uint8Array | null> {
-    return this.#historyReader.stateAt(name, at)
+    return this.#history.stateAt(name, at)
   }
 
   /**
@@ -393,7 +297,7 @@ export class DocStore {
    * @throws RhizomeError as {@link stateAt}.
    */
   updatesSince(name: string, at: number): Promise<Uint8Array | null> {
-    return this.#historyReader.updatesSince(name, at)
+    return this.#history.updatesSince(name, at)
   }
 
   /**
@@ -402,9 +306,7 @@ export class DocStore {
    * @throws RhizomeError as {@link stateAt}.
    */
   async revertTo(name: string, at: number): Promise<Uint8Array | null> {
-    const target = await this.stateAt(name, at)
-    const later = await this.updatesSince(name, at)
-    return target === null || later === null ? null : revertUpdate(target, later)
+    return this.#history.revertTo(name, at)
   }
 
   /**
@@ -414,7 +316,7 @@ export class DocStore {
    * @throws RhizomeError STORE_CORRUPT when a record or history chunk is damaged.
    */
   history(name: string): Promise<RestorePoint[]> {
-    return this.#historyReader.restorePoints(name)
+    return this.#history.restorePoints(name)
   }
 
   /**
@@ -424,7 +326,7 @@ export class DocStore {
    * @throws RhizomeError STORE_CLOSED after {@link close}.
    */
   purgeHistory(now: number = this.#clock(), options: { maxDocs?: number } = {}): Promise<PurgeReport> {
-    return this.#historyPurge.purge(now, options.maxDocs ?? 100, this.#onError)
+    return this.#history.purgeHistory(now, options.maxDocs ?? 100, this.#onError)
   }
 
   /**
@@ -434,13 +336,7 @@ export class DocStore {
    * @throws RhizomeError STORE_CLOSED after {@link close}.
    */
   purgeDocument(name: string): Promise<void> {
-    this.#life.assertOpen()
-    checkDocName(name)
-    const purge = async () => {
-      this.#compactor.forget(name)
-      await purgeDocument(this.#db, this.#commit, name)
-    }
-    return this.#life.track(this.#life.exclusively(name, purge))
+    return this.#history.purgeDocument(name)
   }
 
   /** True when the document awaits repair. */
@@ -462,14 +358,7 @@ export class DocStore {
    * @throws RhizomeError PROTOCOL_MALFORMED when `update` does not decode.
    */
   repair(name: string, update: Uint8Array): Promise<void> {
-    this.#life.assertOpen()
-    checkDocName(name)
-    validateUpdate(update)
-    const repairNow = () => {
-      this.#compactor.forget(name)
-      return repairFromPeer(this.#db, this.#commit, this.#reader, name, update)
-    }
-    return this.#life.track(this.#life.exclusively(name, repairNow))
+    return this.#integrity.repair(name, update)
   }
 
   /**
@@ -484,23 +373,7 @@ export class DocStore {
    */
   async scrub(options: { after?: string; limit?: number } = {}): Promise<ScrubPage> {
     this.#life.assertOpen()
-    const limit = options.limit ?? 256
-    // fillCache is a classic-level option (other backends ignore it): a scrub must not evict the
-    // blocks that serve clients.
-    const iteratorOptions = { ...dataRange(options.after), limit, fillCache: false, ...RAW }
-    const page = await this.#db.iterator<string, Uint8Array>(iteratorOptions).all()
-    const damaged = new Map<string, string[]>()
-    for (const [key, value] of page) {
-      if (decodeChecked(key, value) !== null) continue
-      const name = nameOfDataKey(key)
-      damaged.set(name, [...(damaged.get(name) ?? []), key])
-    }
-    for (const [name, keys] of damaged) await quarantineDamaged(this.#commit, this.#db, name, keys)
-    return {
-      scanned: page.length,
-      corrupt: [...damaged.keys()],
-      next: page.length < limit ? null : (page.at(-1)?.[0] ?? null),
-    }
+    return this.#integrity.scrub(options)
   }
 
   /** Resolves when every append issued so far is durable (or has failed). */
