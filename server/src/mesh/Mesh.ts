@@ -178,7 +178,6 @@ export class Mesh implements PeerLinkHost {
     this.links.delete(link)
     // Held parts of its updates will come again with the next anti-entropy round.
     this.relay.docs.dropPendingFrom(link)
-    // Held parts of its updates will come again with the next anti-entropy round.
     if (wasOpen) {
       this.relay.metrics.peerConnected.set({ peer: link.peerRelayId }, 0)
       this.relay.log.info({ peer: link.peerRelayId }, 'peer link closed')
