@@ -22,12 +22,14 @@ import { loadQuarantined, quarantineDamaged, quarantinedDocs } from './quarantin
 import { type AnyLevel, RAW } from './records.js'
 import { repairFromPeer } from './repair.js'
 import { loadStoreId, newSession } from './storeId.js'
+import { type LoadedTombstones, loadTombstones, type TombstoneRecord, Tombstones } from './Tombstones.js'
 import { scratchDoc, validateUpdate } from './yjsMerge.js'
 
 export type { CatalogEntry } from './Catalog.js'
 export type { ChangeRecord } from './ChangeFeed.js'
 export type { PurgeReport } from './history/HistoryPurge.js'
 export type { RestorePoint } from './history/HistoryReader.js'
+export type { TombstoneRecord } from './Tombstones.js'
 
 /** Options of {@link DocStore.open}. */
 export interface DocStoreOptions {
@@ -109,6 +111,7 @@ export class DocStore {
   readonly #historyPurge: HistoryPurge
   readonly #clock: () => number
   readonly #onError: (err: unknown) => void
+  readonly #tombstones: Tombstones
   #closing: Promise<void> | null = null
 
   private constructor(
@@ -117,6 +120,7 @@ export class DocStore {
     docCount: number,
     changeSeq: number,
     corrupt: Set<string>,
+    tombstones: LoadedTombstones,
     options: DocStoreOptions,
   ) {
     this.#db = db
@@ -139,6 +143,9 @@ export class DocStore {
       onError,
       history: historyMs > 0 ? new HistoryCompaction(index) : undefined,
     })
+    this.#tombstones = new Tombstones(tombstones, this.#commit)
+    for (const key of tombstones.damaged)
+      onError(new Error(`tombstone record ${key} failed its checksum; ignored`))
     this.#digests = new DigestCache(this.#commit, this.#reader, this.#life, onError)
     this.#catalog = new Catalog(db, this.#commit, this.#reader, this.#digests, this.#life)
     this.#historyReader = new HistoryReader(this.#commit, this.#reader, this.#life, index, history)
@@ -167,7 +174,8 @@ export class DocStore {
     const docCount = await countDocs(db)
     const corrupt = await loadQuarantined(db)
     const changeSeq = await loadChangeHead(db)
-    return new DocStore(db, id, docCount, changeSeq, corrupt, options)
+    const tombstones = await loadTombstones(db)
+    return new DocStore(db, id, docCount, changeSeq, corrupt, tombstones, options)
   }
 
   /**
@@ -441,6 +449,70 @@ export class DocStore {
       await purgeDocument(this.#db, this.#commit, name)
     }
     return this.#life.track(this.#life.exclusively(name, purge))
+  }
+
+  /**
+   * Deletes the document as of `at` (default now): writes its tombstone (docs/PROTOCOL.md section
+   * 9) unless a record at least as recent says otherwise (last writer wins; a delete wins ties).
+   * Its bytes stay until {@link purgeDocument}; the store itself keeps accepting appends to it, so
+   * refusing writes to a deleted document is the caller's (see {@link deletedAt}). The deletion gets
+   * a change sequence number: {@link changesSince} lists the document, and {@link deletedAt} tells.
+   * @returns true when the tombstone was written (durably), false when a newer record won.
+   * @throws RhizomeError STORE_CLOSED after {@link close}.
+   */
+  tombstone(name: string, at: number = this.#clock()): Promise<boolean> {
+    this.#life.assertOpen()
+    checkDocName(name)
+    checkReceiveTime(at)
+    return this.#tombstones.merge({ name, deleted: true, at })
+  }
+
+  /**
+   * Brings a deleted document back (its content is still stored until purged): records it live as
+   * of `at` (default now, and always later than the delete it undoes), so the undelete wins over
+   * that delete wherever it replicates. The content gets a new change sequence number.
+   * @returns true when the document was deleted and is live now, false otherwise.
+   * @throws RhizomeError STORE_CLOSED after {@link close}.
+   */
+  undelete(name: string, at?: number): Promise<boolean> {
+    this.#life.assertOpen()
+    checkDocName(name)
+    if (this.#tombstones.deletedAt(name) === null) return Promise.resolve(false)
+    const when = at ?? this.#tombstones.undeleteTime(name, this.#clock())
+    checkReceiveTime(when)
+    return this.#tombstones.merge({ name, deleted: false, at: when })
+  }
+
+  /**
+   * Merges a tombstone record from elsewhere (a peer's) last-writer-wins, a delete winning ties.
+   * @returns true when it changed this store's state of the document.
+   * @throws RhizomeError STORE_CLOSED after {@link close}.
+   */
+  mergeTombstone(record: TombstoneRecord): Promise<boolean> {
+    this.#life.assertOpen()
+    checkDocName(record.name)
+    checkReceiveTime(record.at)
+    return this.#tombstones.merge({ name: record.name, deleted: record.deleted === true, at: record.at })
+  }
+
+  /** When the document was deleted (ms since the epoch), or `null` when it is not deleted. From memory. */
+  deletedAt(name: string): number | null {
+    return this.#tombstones.deletedAt(name)
+  }
+
+  /** The document's tombstone record, deleted or live (undeleted), or `null` when it never had one. */
+  tombstoneOf(name: string): TombstoneRecord | null {
+    return this.#tombstones.get(name)
+  }
+
+  /**
+   * Tombstone records in name order after `after`, at most `limit`: deleted documents only, or
+   * also live records of undeleted ones with `includeLive` (what replication needs). Records are
+   * kept forever, also after the document's bytes were purged: a name and a time each.
+   */
+  tombstones(options: { after?: string; limit?: number; includeLive?: boolean } = {}): TombstoneRecord[] {
+    this.#life.assertOpen()
+    return this.#tombstones.list(options)
   }
 
   /** True when the document awaits repair. */
