@@ -13,7 +13,9 @@ import { openDatabase } from './database/openDatabase.js'
 import { Scrubber } from './database/Scrubber.js'
 import type { AckSource } from './docs/AckTracker.js'
 import { ClientConnection } from './docs/ClientConnection.js'
+import { DocDeletion } from './docs/DocDeletion.js'
 import { DocRegistry } from './docs/DocRegistry.js'
+import { Purger } from './docs/Purger.js'
 import { createServer } from './http/createServer.js'
 import { DocApi } from './http/DocApi.js'
 import { handleHttp } from './http/handleHttp.js'
@@ -49,6 +51,7 @@ export class Relay {
   #docs: DocRegistry | null = null
   #mesh: Mesh | null = null
   #scrubber: Scrubber | null = null
+  #purger: Purger | null = null
   #sessions: SessionHub | null = null
   #closing = false
   /** This relay's id (`--id`, or derived from its store id); set by {@link start}. */
@@ -141,11 +144,20 @@ export class Relay {
       },
     )
     this.#docs = docs
+    const deletion = new DocDeletion({
+      store,
+      docs,
+      log,
+      historyMs: options.historyMs,
+      announce: (record, origin) => this.#mesh?.announceTombstone(record, origin),
+      notifyDeleted: (name, at) => this.#sessions?.notifyDeleted(name, at),
+    })
     const mesh = new Mesh(
       {
         id: this.id,
         store,
         docs,
+        deletion,
         log,
         metrics,
         onPeerAck: () => this.#onPeerAck(),
@@ -214,6 +226,7 @@ export class Relay {
       metrics,
       authorizer: this.#authorizer,
       docApi,
+      deletion,
       outboundBytes: () => this.#outbound.bufferedBytes,
       peerStatus: () => mesh.peerStatus(),
       get recovering() {
@@ -247,6 +260,8 @@ export class Relay {
       options.scrubIntervalMs,
     )
     this.#scrubber.start()
+    this.#purger = new Purger({ store, docs, log, historyMs: options.historyMs })
+    this.#purger.start()
   }
 
   /** A socket passed admission and auth: attach it to its document once that is loaded. */
@@ -272,6 +287,11 @@ export class Relay {
 
   async #acceptClient({ ws, name, grant, extensions, early, ip }: AdmittedClient): Promise<void> {
     const docs = this.#docs!
+    // A deleted document: the upgrade completed, no byte of it is sent (docs/PROTOCOL.md section 2).
+    if (docs.store.deletedAt(name) !== null) {
+      ws.close(CloseCode.DELETED, 'document deleted')
+      return
+    }
     const doc = docs.acquire(name)
     const conn = new ClientConnection(
       ws,
@@ -329,6 +349,7 @@ export class Relay {
     this.#keepalive?.stop()
     this.#mesh?.stop()
     await this.#scrubber?.stop()
+    await this.#purger?.stop()
     const server = this.#server
     const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve()
     // Flush first so that every write received so far is ACKed before its socket closes; then

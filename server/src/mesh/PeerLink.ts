@@ -13,6 +13,7 @@ import {
   MESH_NONCE_BYTES,
   MESH_PROTOCOL_VERSION,
   type MeshMessage,
+  type MeshTombstone,
   RhizomeError,
 } from '@rhizome/protocol'
 import type { WebSocket } from 'ws'
@@ -21,6 +22,7 @@ import type { Logger } from '../logger.js'
 import type { RelayMetrics } from '../metrics.js'
 import { MeshSession } from './MeshSession.js'
 import { deriveLinkKeys, type MeshTranscript, meshProof, verifyMeshProof } from './meshAuth.js'
+import { tombstonePages } from './meshTombstones.js'
 
 /** Catalog entries per page. */
 const CATALOG_PAGE = 256
@@ -51,6 +53,10 @@ export interface PeerLinkHost {
   readonly metrics: RelayMetrics
   /** This relay's catalog, in name order; a null digest marks a corrupt document. */
   catalog(): AsyncIterable<{ name: string; digest: string | null }>
+  /** Every tombstone record (deleted and undeleted documents), sent before each catalog round. */
+  tombstones(): MeshTombstone[]
+  /** Merges tombstone records the peer sent, before anything later on the link is handled. */
+  mergeTombstones(link: PeerLink, entries: MeshTombstone[]): Promise<void>
   /** Resolves once everything applied so far to loaded documents is committed. */
   whenAllCommitted(): Promise<void>
   matchesDigest(name: string, digest: string): Promise<boolean>
@@ -272,13 +278,15 @@ export class PeerLink implements AckSource {
   async #handle(m: MeshMessage): Promise<void> {
     if (this.state === 'handshake') return this.#handshake(m)
     if ('name' in m && !isValidDocName(m.name)) throw malformedMesh(`invalid document name from peer`)
-    if (m.type === 'catalog') {
+    if (m.type === 'catalog' || m.type === 'tombstones') {
       for (const e of m.entries)
         if (!isValidDocName(e.name)) throw malformedMesh('invalid document name from peer')
     }
     switch (m.type) {
       case 'catalog':
         return this.#onCatalog(m.entries, m.last, m.round)
+      case 'tombstones':
+        return this.host.mergeTombstones(this, m.entries)
       case 'step1':
         return this.#onStep1(m.name, m.stateVector)
       case 'step2':
@@ -401,6 +409,11 @@ export class PeerLink implements AckSource {
     // Updates applied before this link opened were not forwarded on it: wait until they are
     // committed, so the catalog read below (from the store) includes them. Later ones are forwarded.
     await this.host.whenAllCommitted()
+    for (const entries of tombstonePages(this.host.tombstones())) {
+      if (this.state !== 'open') return
+      this.#send({ type: 'tombstones', entries })
+      await this.#whenDrained()
+    }
     let page: { name: string; digest: string }[] = []
     for await (const entry of this.host.catalog()) {
       if (this.state !== 'open') return
@@ -537,6 +550,12 @@ export class PeerLink implements AckSource {
       this.#send({ type: 'ack', seq: acked })
       this.#wakeDurableWaiters()
     }
+  }
+
+  /** Sends tombstone records that just changed (docs/PROTOCOL.md section 9). */
+  sendTombstones(entries: MeshTombstone[]): void {
+    if (this.state !== 'open') return
+    this.#send({ type: 'tombstones', entries })
   }
 
   /** Forwards a live update. */
