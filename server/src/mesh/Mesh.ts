@@ -118,6 +118,14 @@ export class Mesh implements PeerLinkHost {
   announceTombstone(record: MeshTombstone, origin: unknown): void {
     const entry = { name: record.name, deleted: record.deleted, at: record.at }
     for (const link of this.links) if (link !== origin) link.sendTombstones([entry])
+    // Undeleted: what the peers hold of it comes back now, not at the next anti-entropy round
+    // (a relay wiped while it was deleted holds nothing of it).
+    if (!record.deleted) void this.#pullFromAll(record.name)
+  }
+
+  async #pullFromAll(name: string): Promise<void> {
+    const stateVector = await this.relay.docs.stateVectorOf(name).catch(() => EMPTY_STATE_VECTOR)
+    for (const link of this.links) if (link.open) link.requestDoc(name, stateVector)
   }
 
   whenAllCommitted(): Promise<void> {
