@@ -6,7 +6,7 @@ import { eventually } from '../../test/support/poll.mjs'
 import { type RelayProcess, startRelay, stopAllRelays } from '../../test/support/relays.js'
 import { openReplica, type Replica } from '../../test/support/replica.js'
 import { SessionClient } from '../../test/support/sessionClient.js'
-import { catalogDigests, killAdminRuns, runAdmin, writeText } from './adminSupport.js'
+import { catalogDigests, killAdminRuns, runAdmin, signToken, writeText } from './adminSupport.js'
 import { httpRequest } from './support/httpRequest.js'
 import { stockProvider, whenClosed, whenSynced } from './support/providers.js'
 
@@ -114,6 +114,34 @@ describe('deletion with tombstones (docs/PROTOCOL.md section 9)', () => {
     expect((await runAdmin(['undelete', a.url, 'notes/doomed'])).code).toBe(2)
   })
 
+  it('needs an admin token to delete or undelete; a granted socket on a deleted document gets 4410', async () => {
+    const secret = 'tombstone-test-secret-0123456789'
+    const relay = await startRelay({ args: ['--auth-secret', secret] })
+    const admin = signToken(secret, { docs: ['**'], access: 'admin' })
+    const writer = signToken(secret, { docs: ['**'], access: 'write' })
+    await writeText(relay.url, 'auth/doc', 'secret text', writer)
+    const bearer = (t: string) => ({ headers: { authorization: `Bearer ${t}` } })
+    expect((await httpRequest(relay.port, 'DELETE', '/docs/auth/doc')).status).toBe(401)
+    expect((await httpRequest(relay.port, 'DELETE', '/docs/auth/doc', bearer(writer))).status).toBe(403)
+    expect((await runAdmin(['delete', relay.url, 'auth/doc'])).code).toBe(2)
+    expect((await runAdmin(['delete', relay.url, 'auth/doc', '--token', admin])).code).toBe(0)
+    // Not granted: 4403 as before, nothing tells whether it exists; granted: 4410.
+    const stranger = stockProvider(relay.url, 'auth/doc', new Y.Doc(), {
+      token: signToken(secret, { docs: ['other/*'], access: 'write' }),
+    })
+    expect((await whenClosed(stranger)).code).toBe(4403)
+    const granted = stockProvider(relay.url, 'auth/doc', new Y.Doc(), { token: writer })
+    expect((await whenClosed(granted)).code).toBe(4410)
+    expect((await httpRequest(relay.port, 'POST', '/docs/auth/doc?undelete=1', bearer(writer))).status).toBe(
+      403,
+    )
+    const undo = await httpRequest(relay.port, 'POST', '/docs/auth/doc?undelete=1', bearer(admin))
+    expect(undo.status).toBe(200)
+    expect(undo.json()).toEqual({ doc: 'auth/doc', deleted: false, at: expect.any(Number) })
+    const read = await httpRequest(relay.port, 'GET', '/docs/auth/doc', bearer(writer))
+    expect(read.status).toBe(200)
+  })
+
   it('verify reports a document deleted on one relay and live on another', async () => {
     const a = await startRelay()
     const isolated = await startRelay()
@@ -160,6 +188,18 @@ describe('deletion with tombstones (docs/PROTOCOL.md section 9)', () => {
     expect(await textOn(relay, 'dev/notes')).toBeNull()
     expect((await tombstones(relay)).map((t) => t.name)).toEqual(['dev/notes'])
     expect(await filesContaining(relay.dataDir, 'OFFLINE-EDIT')).toEqual([])
+  })
+
+  it('tells a connected device session the moment a document it replicates is deleted', async () => {
+    const relay = await startRelay()
+    await writeText(relay.url, 'live/doc', 'x')
+    const { client } = await SessionClient.connect(relay.url, { patterns: ['live/**'] })
+    teardown.push(async () => client.ws.close())
+    expect((await client.round(1)).map((e) => e.doc)).toEqual(['live/doc'])
+    const res = await httpRequest(relay.port, 'DELETE', '/docs/live/doc')
+    expect(res.status).toBe(200)
+    const deleted = await client.waitFor('deleted', (m) => m.doc === 'live/doc')
+    expect(deleted.at).toBe(res.json().at)
   })
 
   it('purges the bytes from every relay once --history-ms has passed, keeping the tombstone', async () => {

@@ -282,6 +282,9 @@ export class PeerLink implements AckSource {
       for (const e of m.entries)
         if (!isValidDocName(e.name)) throw malformedMesh('invalid document name from peer')
     }
+    if (m.type === 'tombstones') {
+      for (const e of m.entries) if (!Number.isSafeInteger(e.at)) throw malformedMesh('invalid tombstone time')
+    }
     switch (m.type) {
       case 'catalog':
         return this.#onCatalog(m.entries, m.last, m.round)
