@@ -11,7 +11,9 @@ import { UpgradeRouter } from './connections/UpgradeRouter.js'
 import { openStore } from './database/openStore.js'
 import { Scrubber } from './database/Scrubber.js'
 import { ClientHub } from './docs/ClientHub.js'
+import { DocDeletion } from './docs/DocDeletion.js'
 import { DocRegistry } from './docs/DocRegistry.js'
+import { Purger } from './docs/Purger.js'
 import { createServer } from './http/createServer.js'
 import { DocApi } from './http/DocApi.js'
 import { handleHttp } from './http/handleHttp.js'
@@ -47,6 +49,7 @@ export class Relay {
   #scrubber: Scrubber | null = null
   #sessions: SessionHub | null = null
   #clients: ClientHub | null = null
+  #purger: Purger | null = null
   #closing = false
   /** This relay's id (`--id`, or derived from its store id); set by {@link start}. */
   id = ''
@@ -111,11 +114,20 @@ export class Relay {
       },
     )
     this.#docs = docs
+    const deletion = new DocDeletion({
+      store,
+      docs,
+      log,
+      historyMs: options.historyMs,
+      announce: (record, origin) => this.#mesh?.announceTombstone(record, origin),
+      notifyDeleted: (name, at) => this.#sessions?.notifyDeleted(name, at),
+    })
     const mesh = new Mesh(
       {
         id: this.id,
         store,
         docs,
+        deletion,
         log,
         metrics,
         onPeerAck: () => this.#onPeerAck(),
@@ -191,6 +203,7 @@ export class Relay {
       metrics,
       authorizer: this.#authorizer,
       docApi,
+      deletion,
       outboundBytes: () => this.#outbound.bufferedBytes,
       peerStatus: () => mesh.peerStatus(),
       get recovering() {
@@ -224,6 +237,8 @@ export class Relay {
       options.scrubIntervalMs,
     )
     this.#scrubber.start()
+    this.#purger = new Purger({ store, docs, log, historyMs: options.historyMs })
+    this.#purger.start()
   }
 
   /** Peer acknowledgements arrived: connections waiting for copies re-evaluate. */
@@ -243,6 +258,7 @@ export class Relay {
     this.#keepalive?.stop()
     this.#mesh?.stop()
     await this.#scrubber?.stop()
+    await this.#purger?.stop()
     const server = this.#server
     const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve()
     // Flush first so that every write received so far is ACKed before its socket closes; then

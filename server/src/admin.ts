@@ -10,6 +10,7 @@ import {
   usageError,
 } from './admin/args.js'
 import { BACKUP_SPEC, runBackup } from './admin/backup.js'
+import { DELETE_SPEC, runDelete, runUndelete, UNDELETE_SPEC } from './admin/delete.js'
 import { runExportAt } from './admin/exportAt.js'
 import { EXPORT_SPEC, IMPORT_SPEC, runExport, runImport } from './admin/exportImport.js'
 import { HISTORY_SPEC, runHistory } from './admin/history.js'
@@ -35,6 +36,8 @@ Commands:
   backup --data DIR --out FILE   consistent copy of a relay's data directory (also while it runs)
   restore --data DIR FILE        write a backup into a new or empty directory
   inspect --data DIR             list a stopped relay's documents and check every record
+  delete URL DOC                 delete a document on every relay of the mesh (a tombstone)
+  undelete URL DOC               bring a deleted document back (within --history-ms)
 
 URL is a relay's base URL: ws://host:port or http://host:port (and wss://, https://).
 TIME is ISO 8601 (2026-12-01T14:03:00Z) or milliseconds since the epoch.
@@ -162,6 +165,26 @@ const commands: Record<string, { spec: CommandSpec; run: Runner }> = {
   restore: {
     spec: RESTORE_SPEC,
     run: (args) => runRestore(args.positionals[0]!, required(args, RESTORE_SPEC, 'data'), print),
+  },
+  delete: {
+    spec: DELETE_SPEC,
+    run: (args) =>
+      runDelete(
+        parseRelayUrl(args.positionals[0]!),
+        args.positionals[1]!,
+        { token: adminToken(args, process.env) },
+        print,
+      ),
+  },
+  undelete: {
+    spec: UNDELETE_SPEC,
+    run: (args) =>
+      runUndelete(
+        parseRelayUrl(args.positionals[0]!),
+        args.positionals[1]!,
+        { token: adminToken(args, process.env) },
+        print,
+      ),
   },
   inspect: {
     spec: INSPECT_SPEC,

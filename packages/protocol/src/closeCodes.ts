@@ -8,6 +8,8 @@ export const CloseCode = {
   UNAUTHORIZED: 4401,
   /** Token does not grant this document, or a write on a read-only token. */
   FORBIDDEN: 4403,
+  /** The document was deleted (docs/PROTOCOL.md section 9). */
+  DELETED: 4410,
   /** Message larger than `--max-message-bytes`. */
   TOO_LARGE: 4413,
   /** Rate limit exceeded. */

@@ -26,6 +26,8 @@ export const ErrorCode = {
    * docs/PROTOCOL.md section 9). Never closes a socket; HTTP 404 (no such state is kept).
    */
   HISTORY_UNAVAILABLE: 'HISTORY_UNAVAILABLE',
+  /** The document was deleted (a tombstone, docs/PROTOCOL.md section 9). Close 4410, HTTP 410. */
+  DOC_DELETED: 'DOC_DELETED',
   /** A transient relay failure; the client should retry. Close 4500. */
   RELAY_UNAVAILABLE: 'RELAY_UNAVAILABLE',
   /** A wait (for example `whenDurable`) passed its deadline. */
@@ -61,6 +63,7 @@ const closeCodes: Partial<Record<ErrorCode, CloseCode>> = {
   AUTH_INVALID: CloseCode.UNAUTHORIZED,
   AUTH_FORBIDDEN: CloseCode.FORBIDDEN,
   RATE_LIMITED: CloseCode.RATE_LIMITED,
+  DOC_DELETED: CloseCode.DELETED,
 }
 
 /** The WebSocket close code a socket is closed with when `err` ends it. Unknown failures are transient (4500). */

@@ -22,6 +22,7 @@ export {
   MESH_NONCE_BYTES,
   MESH_PROTOCOL_VERSION,
   type MeshMessage,
+  type MeshTombstone,
 } from './meshMessages.js'
 export {
   decodeMessage,

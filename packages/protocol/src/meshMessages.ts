@@ -4,9 +4,17 @@ import { ErrorCode, RhizomeError } from './errors.js'
 
 /**
  * Version of the relay-to-relay protocol spoken on `/_mesh`. 2: proofs bind both relay and store
- * ids, both nonces and the direction, and every frame after the handshake is `sealed`.
+ * ids, both nonces and the direction, and every frame after the handshake is `sealed`. 3: adds
+ * `tombstones` (deletions and undeletions that replicate).
  */
-export const MESH_PROTOCOL_VERSION = 2
+export const MESH_PROTOCOL_VERSION = 3
+
+/** One tombstone record on the mesh: the document is deleted, or live again, since `at` (ms). */
+export interface MeshTombstone {
+  name: string
+  deleted: boolean
+  at: number
+}
 
 /** Length of each side's handshake nonce; a hello or challenge with another length is malformed. */
 export const MESH_NONCE_BYTES = 32
@@ -37,7 +45,8 @@ export function chunkMeshFrame(frame: Uint8Array): Uint8Array[] {
  * frame's sequence number on the link. Inside the seals, in both directions:
  * `catalog` pages (anti-entropy), `step1` requests answered by `step2`, live `update`s, cumulative
  * `ack`s of durably stored `step2`/`update` sequence numbers, and `synced` once the sender has
- * pulled everything the other side's catalog offered. A message larger than {@link MESH_CHUNK_BYTES}
+ * pulled everything the other side's catalog offered, and `tombstones` (deletion records, merged
+ * last-writer-wins: sent before each catalog round and live as they change). A message larger than {@link MESH_CHUNK_BYTES}
  * travels as consecutive `chunk`s of its encoded bytes (the last one marked), so a document of any
  * size replicates over sockets whose frame limit stays small.
  */
@@ -52,6 +61,7 @@ export type MeshMessage =
   | { type: 'ack'; seq: number }
   | { type: 'synced'; round: number }
   | { type: 'chunk'; last: boolean; bytes: Uint8Array }
+  | { type: 'tombstones'; entries: MeshTombstone[] }
   | { type: 'sealed'; body: Uint8Array; mac: Uint8Array }
 
 const tags = {
@@ -66,6 +76,7 @@ const tags = {
   synced: 8,
   chunk: 9,
   sealed: 10,
+  tombstones: 11,
 } as const
 
 /** Encodes one mesh message; {@link decodeMeshMessage} reverses it. */
@@ -116,6 +127,14 @@ export function encodeMeshMessage(m: MeshMessage): Uint8Array {
     case 'chunk':
       encoding.writeVarUint(e, m.last ? 1 : 0)
       encoding.writeVarUint8Array(e, m.bytes)
+      break
+    case 'tombstones':
+      encoding.writeVarUint(e, m.entries.length)
+      for (const t of m.entries) {
+        encoding.writeVarString(e, t.name)
+        encoding.writeVarUint(e, t.deleted ? 1 : 0)
+        encoding.writeVarUint(e, t.at)
+      }
       break
     case 'sealed':
       encoding.writeVarUint8Array(e, m.mac)
@@ -193,6 +212,19 @@ export function decodeMeshMessage(frame: Uint8Array): MeshMessage {
       case tags.chunk:
         m = { type: 'chunk', last: decoding.readVarUint(d) === 1, bytes: bytes(d) }
         break
+      case tags.tombstones: {
+        const count = decoding.readVarUint(d)
+        if (count > frame.length) throw new RangeError('entry count past end')
+        const entries: MeshTombstone[] = []
+        for (let i = 0; i < count; i++) {
+          const name = decoding.readVarString(d)
+          const deleted = decoding.readVarUint(d)
+          if (deleted > 1) throw new RangeError('bad deleted flag')
+          entries.push({ name, deleted: deleted === 1, at: decoding.readVarUint(d) })
+        }
+        m = { type: 'tombstones', entries }
+        break
+      }
       case tags.sealed: {
         const mac = bytes(d)
         m = { type: 'sealed', mac, body: bytes(d) }

@@ -37,6 +37,14 @@ const messages: MeshMessage[] = [
   { type: 'synced', round: 3 },
   { type: 'chunk', last: false, bytes },
   { type: 'chunk', last: true, bytes: new Uint8Array() },
+  { type: 'tombstones', entries: [] },
+  {
+    type: 'tombstones',
+    entries: [
+      { name: 'notes/a', deleted: true, at: 1_764_600_000_000 },
+      { name: 'ünïcode/b', deleted: false, at: 0 },
+    ],
+  },
   { type: 'sealed', body: encodeMeshMessage({ type: 'ack', seq: 9 }), mac: new Uint8Array(16).fill(0xa5) },
   { type: 'sealed', body: new Uint8Array(), mac: new Uint8Array() },
 ]
@@ -66,7 +74,7 @@ describe('mesh messages', () => {
   )
 
   it('raises PROTOCOL_MALFORMED for an unknown tag and for an entry count past the end', () => {
-    expectMalformed(new Uint8Array([11]))
+    expectMalformed(new Uint8Array([99]))
     expectMalformed(new Uint8Array([3, 0, 1, 0xff, 0xff, 0xff, 0x0f]))
     expectMalformed(new Uint8Array([5, 1, 97, 1, 0xff, 0xff, 0xff, 0xff, 0x0f]))
   })
@@ -102,7 +110,7 @@ describe('mesh messages', () => {
     expect(sealed.length).toBeLessThanOrEqual(MESH_MAX_FRAME_BYTES)
   })
 
-  it('speaks mesh protocol version 2 (bound proofs, sealed frames)', () => {
-    expect(MESH_PROTOCOL_VERSION).toBe(2)
+  it('speaks mesh protocol version 3 (bound proofs, sealed frames, tombstones)', () => {
+    expect(MESH_PROTOCOL_VERSION).toBe(3)
   })
 })

@@ -12,6 +12,7 @@ import { HistoryIndex } from './history/HistoryIndex.js'
 import type { PurgeReport } from './history/HistoryPurge.js'
 import type { RestorePoint } from './history/HistoryReader.js'
 import { checkHistoryMs, DEFAULT_HISTORY_MS } from './history/historyWindow.js'
+import { checkReceiveTime } from './history/receiveTime.js'
 import { Integrity, type ScrubPage } from './Integrity.js'
 import { checkDocName, metaKey } from './keys.js'
 import { Lifecycle } from './Lifecycle.js'
@@ -22,6 +23,7 @@ import { loadQuarantined, quarantinedDocs } from './quarantine.js'
 import { type AnyLevel, RAW } from './records.js'
 import { storedDiff, storedUpdate } from './storedUpdate.js'
 import { loadStoreId } from './storeId.js'
+import { type LoadedTombstones, loadTombstones, type TombstoneRecord, Tombstones } from './Tombstones.js'
 
 export type { CatalogEntry } from './Catalog.js'
 export type { ChangeRecord } from './ChangeFeed.js'
@@ -30,6 +32,7 @@ export type { PurgeReport } from './history/HistoryPurge.js'
 export type { RestorePoint } from './history/HistoryReader.js'
 export type { ScrubPage } from './Integrity.js'
 export type { AppendOptions } from './LogAppender.js'
+export type { TombstoneRecord } from './Tombstones.js'
 
 /**
  * Durable store of Yjs documents over any abstract-level database: per document an append-only
@@ -56,6 +59,7 @@ export class DocStore {
   readonly #appender: LogAppender
   readonly #integrity: Integrity
   readonly #clock: () => number
+  readonly #tombstones: Tombstones
   readonly #onError: (err: unknown) => void
   #closing: Promise<void> | null = null
 
@@ -65,6 +69,7 @@ export class DocStore {
     docCount: number,
     changeSeq: number,
     corrupt: Set<string>,
+    tombstones: LoadedTombstones,
     options: DocStoreOptions,
   ) {
     this.#db = db
@@ -93,6 +98,9 @@ export class DocStore {
     this.#local = new LocalState(db, this.#commit, this.#life)
     this.#appender = new LogAppender(this.#commit, this.#clock)
     this.#integrity = new Integrity(db, this.#commit, this.#reader, this.#life, this.#compactor)
+    this.#tombstones = new Tombstones(tombstones, this.#commit)
+    for (const key of tombstones.damaged)
+      onError(new Error(`tombstone record ${key} failed its checksum; ignored`))
   }
 
   /**
@@ -109,7 +117,8 @@ export class DocStore {
     const docCount = await countDocs(db)
     const corrupt = await loadQuarantined(db)
     const changeSeq = await loadChangeHead(db)
-    return new DocStore(db, id, docCount, changeSeq, corrupt, options)
+    const tombstones = await loadTombstones(db)
+    return new DocStore(db, id, docCount, changeSeq, corrupt, tombstones, options)
   }
 
   /**
@@ -374,6 +383,60 @@ export class DocStore {
   async scrub(options: { after?: string; limit?: number } = {}): Promise<ScrubPage> {
     this.#life.assertOpen()
     return this.#integrity.scrub(options)
+  }
+
+  /**
+   * Deletes the document as of `at` (default now) with a tombstone (docs/PROTOCOL.md section 9),
+   * unless a record at least as recent says otherwise (last writer wins; a delete wins ties). Its
+   * bytes stay until {@link purgeDocument}; refusing writes to it is the caller's ({@link deletedAt}).
+   * The deletion gets a change sequence number. Resolves true once written durably.
+   */
+  tombstone(name: string, at: number = this.#clock()): Promise<boolean> {
+    this.#life.assertOpen()
+    checkDocName(name)
+    checkReceiveTime(at)
+    return this.#tombstones.merge({ name, deleted: true, at })
+  }
+
+  /**
+   * Brings a deleted document back (its content is stored until purged), live as of `at` (default
+   * now, always later than the delete it undoes); the content gets a new change sequence number.
+   * @returns true when the document was deleted and is live now.
+   */
+  undelete(name: string, at?: number): Promise<boolean> {
+    this.#life.assertOpen()
+    checkDocName(name)
+    if (this.#tombstones.deletedAt(name) === null) return Promise.resolve(false)
+    const when = at ?? this.#tombstones.undeleteTime(name, this.#clock())
+    checkReceiveTime(when)
+    return this.#tombstones.merge({ name, deleted: false, at: when })
+  }
+
+  /** Merges a peer's tombstone record, last writer wins (a delete wins ties); true when it changed this store. */
+  mergeTombstone(record: TombstoneRecord): Promise<boolean> {
+    this.#life.assertOpen()
+    checkDocName(record.name)
+    checkReceiveTime(record.at)
+    return this.#tombstones.merge({ name: record.name, deleted: record.deleted === true, at: record.at })
+  }
+
+  /** When the document was deleted (ms since the epoch), `null` when it is not. From memory. */
+  deletedAt(name: string): number | null {
+    return this.#tombstones.deletedAt(name)
+  }
+
+  /** The document's tombstone record, deleted or live (undeleted), or `null` when it never had one. */
+  tombstoneOf(name: string): TombstoneRecord | null {
+    return this.#tombstones.get(name)
+  }
+
+  /**
+   * Tombstone records in name order after `after`, at most `limit`: deleted documents, plus live
+   * records of undeleted ones with `includeLive`. Kept forever (a name and a time each).
+   */
+  tombstones(options: { after?: string; limit?: number; includeLive?: boolean } = {}): TombstoneRecord[] {
+    this.#life.assertOpen()
+    return this.#tombstones.list(options)
   }
 
   /** Resolves when every append issued so far is durable (or has failed). */

@@ -8,7 +8,9 @@ export {
   type PurgeReport,
   type RestorePoint,
   type ScrubPage,
+  type TombstoneRecord,
 } from './DocStore.js'
 export { CommitQueue } from './groupCommit/CommitQueue.js'
 export { DEFAULT_HISTORY_MS, EXACT_MS } from './history/historyWindow.js'
 export { revertUpdate } from './history/revert.js'
+export { tombstoneWins } from './Tombstones.js'

@@ -10,6 +10,7 @@
  * r:<doc>                           repair marker: the document holds a record that failed its checksum
  * c:<seq>                           change record: the document whose last content change got this seq
  * l:<key>                           local state of the store's owner (device checkpoints), not a document
+ * t:<doc>                           tombstone record: deleted or live, and since when (Tombstones.ts)
  * ```
  *
  * Change records are keyed by a fixed-width base-36 sequence number, so their byte order is their
@@ -125,4 +126,21 @@ export function changeRange(seq: number): { gt: string; lt: string } {
 /** Key of a local-state entry. */
 export function localKey(key: string): string {
   return LOCAL + key
+}
+
+const TOMBSTONE = 't:'
+
+/** Key of a document's tombstone record. */
+export function tombstoneKey(name: string): string {
+  return TOMBSTONE + name
+}
+
+/** Document name of a tombstone key (inverse of {@link tombstoneKey}). */
+export function nameOfTombstoneKey(key: string): string {
+  return key.slice(TOMBSTONE.length)
+}
+
+/** Range (`gt`/`lt`) of all tombstone keys. */
+export function tombstoneRange(): { gt: string; lt: string } {
+  return { gt: TOMBSTONE, lt: 't;' }
 }

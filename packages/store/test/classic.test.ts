@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { runChangeFeedConformance } from './changeFeedConformance.js'
 import { runStoreConformance } from './conformance.js'
+import { runTombstoneConformance } from './tombstoneConformance.js'
 
 runStoreConformance('classic-level', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'rhizome-store-'))
@@ -11,6 +12,11 @@ runStoreConformance('classic-level', async () => {
 })
 
 runChangeFeedConformance('classic-level', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'rhizome-store-'))
+  return { db: new ClassicLevel(dir), cleanup: () => rm(dir, { recursive: true, force: true }) }
+})
+
+runTombstoneConformance('classic-level', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'rhizome-store-'))
   return { db: new ClassicLevel(dir), cleanup: () => rm(dir, { recursive: true, force: true }) }
 })

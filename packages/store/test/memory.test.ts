@@ -1,6 +1,7 @@
 import { MemoryLevel } from 'memory-level'
 import { runChangeFeedConformance } from './changeFeedConformance.js'
 import { runStoreConformance } from './conformance.js'
+import { runTombstoneConformance } from './tombstoneConformance.js'
 
 runStoreConformance('memory-level', async () => ({
   db: new MemoryLevel(),
@@ -8,3 +9,5 @@ runStoreConformance('memory-level', async () => ({
 }))
 
 runChangeFeedConformance('memory-level', async () => ({ db: new MemoryLevel(), cleanup: async () => {} }))
+
+runTombstoneConformance('memory-level', async () => ({ db: new MemoryLevel(), cleanup: async () => {} }))

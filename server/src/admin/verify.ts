@@ -2,6 +2,7 @@ import type { CommandSpec } from './args.js'
 import { type CatalogDoc, compareNames, DEFAULT_PAGE_SIZE, streamCatalog } from './catalog.js'
 import { Progress } from './progress.js'
 import type { RelayEndpoint } from './relayUrl.js'
+import { fetchTombstones } from './tombstoneCatalog.js'
 
 /** `rhizome verify`: how it is called. */
 export const VERIFY_SPEC: CommandSpec = {
@@ -10,7 +11,8 @@ export const VERIFY_SPEC: CommandSpec = {
 
 Compares the document catalogs (/docs) of two or more relays. Every relay's catalog is streamed
 in name order and merged, so memory stays flat with any number of documents. Prints each
-diverging document (a different digest, missing on some relay, or corrupt on some relay) with
+diverging document (a different digest, missing on some relay, corrupt on some relay, or
+deleted on some relay and not on another: tombstones from /docs?deleted=1 are compared too) with
 the state of every relay, then a summary line.
 
   URL              a relay's base URL: ws://, wss://, http:// or https://host:port
@@ -18,7 +20,7 @@ the state of every relay, then a summary line.
   --page-size N    documents per /docs request (1-1000, default 1000)
 
 Output, one line per diverging document:
-  diverged <doc>  <relay>,<relay>=<digest prefix>  <relay>=missing  <relay>=corrupt
+  diverged <doc>  <relay>,<relay>=<digest prefix>  <relay>=missing  <relay>=corrupt  <relay>=deleted@<ms>
 then:
   verify: <R> relays, <N> documents, <C> converged, <D> diverged
 
@@ -30,7 +32,11 @@ Exit status: 0 converged, 1 diverged, 2 usage, connection or authentication erro
 }
 
 /** State of one document on one relay. */
-export type DocState = { kind: 'digest'; digest: string } | { kind: 'missing' } | { kind: 'corrupt' }
+export type DocState =
+  | { kind: 'digest'; digest: string }
+  | { kind: 'missing' }
+  | { kind: 'corrupt' }
+  | { kind: 'deleted'; at: number }
 
 /** A document whose replicas differ, with every relay's state of it. */
 export interface Divergence {
@@ -75,8 +81,9 @@ class CatalogCursor {
   }
 }
 
-function stateOf(doc: CatalogDoc | null): DocState {
-  if (doc === null) return { kind: 'missing' }
+function stateOf(doc: CatalogDoc | null, tombstones: Map<string, number>, name: string): DocState {
+  const at = tombstones.get(name)
+  if (doc === null) return at === undefined ? { kind: 'missing' } : { kind: 'deleted', at }
   if (doc.digest === null) return { kind: 'corrupt' }
   return { kind: 'digest', digest: doc.digest }
 }
@@ -97,6 +104,19 @@ export async function verifyRelays(
       ),
   )
   const result: VerifyResult = { relays: endpoints.length, docs: 0, converged: 0, diverged: 0 }
+  const tombstones = await Promise.all(endpoints.map((e) => fetchTombstones(e, options.token)))
+  const unseen = new Set(tombstones.flatMap((t) => [...t.keys()]))
+  const tally = (name: string, states: DocState[]) => {
+    result.docs++
+    const first = states[0]!
+    const same = states.every((s) => sameState(s, first))
+    if (same) result.converged++
+    else {
+      result.diverged++
+      options.onDivergence?.({ name, states })
+    }
+    options.progress?.update(result.docs)
+  }
   try {
     await Promise.all(cursors.map((c) => c.advance()))
     for (;;) {
@@ -107,19 +127,19 @@ export async function verifyRelays(
       if (name === null) break
       const current = name
       const heads = cursors.map((c) => (c.head?.name === current ? c.head : null))
-      const states = heads.map(stateOf)
-      result.docs++
-      const first = states[0]!
-      const same = states.every(
-        (s) => s.kind === 'digest' && first.kind === 'digest' && s.digest === first.digest,
+      unseen.delete(current)
+      tally(
+        current,
+        heads.map((h, i) => stateOf(h, tombstones[i]!, current)),
       )
-      if (same) result.converged++
-      else {
-        result.diverged++
-        options.onDivergence?.({ name: current, states })
-      }
-      options.progress?.update(result.docs)
       await Promise.all(cursors.filter((_, i) => heads[i] !== null).map((c) => c.advance()))
+    }
+    // Documents no catalog lists: deleted on every relay (converged) or deleted on some only.
+    for (const name of [...unseen].sort(compareNames)) {
+      tally(
+        name,
+        tombstones.map((t) => stateOf(null, t, name)),
+      )
     }
   } finally {
     // Not awaited: after a failure another cursor may still wait on a slow relay's page.
@@ -128,8 +148,16 @@ export async function verifyRelays(
   return result
 }
 
+/** Converged states: the same digest everywhere, or deleted everywhere at the same time. */
+function sameState(a: DocState, b: DocState): boolean {
+  if (a.kind === 'digest' && b.kind === 'digest') return a.digest === b.digest
+  if (a.kind === 'deleted' && b.kind === 'deleted') return a.at === b.at
+  return false
+}
+
 function label(state: DocState): string {
   if (state.kind === 'digest') return state.digest.slice(0, 12)
+  if (state.kind === 'deleted') return `deleted@${state.at}`
   return state.kind
 }
 

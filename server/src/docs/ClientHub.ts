@@ -73,6 +73,11 @@ export class ClientHub {
 
   async #accept({ ws, name, grant, extensions, early, ip }: AdmittedClient): Promise<void> {
     const { docs, metrics, log } = this.host
+    // A deleted document: the upgrade completed, no byte of it is sent (docs/PROTOCOL.md section 2).
+    if (docs.store.deletedAt(name) !== null) {
+      ws.close(CloseCode.DELETED, 'document deleted')
+      return
+    }
     const doc = docs.acquire(name)
     const conn = new ClientConnection(
       ws,

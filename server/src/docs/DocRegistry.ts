@@ -224,6 +224,17 @@ export class DocRegistry implements DocHost {
     ])
   }
 
+  /**
+   * Closes every client of `name` with `code` and drops it from memory, if loaded (a deleted
+   * document). Its stored bytes stay.
+   */
+  evict(name: string, code: number, reason: string): void {
+    const doc = this.#docs.get(name)
+    if (!doc) return
+    for (const client of [...doc.clients]) client.close(code, reason)
+    this.#drop(doc)
+  }
+
   /** Frees every loaded document (after the store closed). */
   destroyAll(): void {
     for (const doc of this.#docs.values()) doc.destroy()

@@ -82,7 +82,7 @@ export class DocApi {
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET'
     if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') {
-      res.writeHead(405, { allow: 'GET, HEAD, POST' }).end()
+      res.writeHead(405, { allow: 'GET, HEAD, POST, DELETE' }).end()
       return
     }
     // The raw target, as the upgrade path reads it: `..` and `%2e%2e` are never resolved.

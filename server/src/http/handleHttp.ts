@@ -2,8 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ErrorCode, isRhizomeError } from '@rhizome/protocol'
 import type { DocStore } from '@rhizome/store'
 import { type Authorizer, bearerToken } from '../connections/Authorizer.js'
+import type { DocDeletion } from '../docs/DocDeletion.js'
 import type { RelayMetrics } from '../metrics.js'
 import { type DocApi, isDocApiTarget } from './DocApi.js'
+import { handleDeletion } from './deleteApi.js'
 
 /** What the HTTP endpoints read from the relay. */
 export interface HttpHost {
@@ -14,6 +16,8 @@ export interface HttpHost {
   readonly authorizer: Authorizer
   /** `/docs/<name>`: the HTTP document API (docs/PROTOCOL.md section 10). */
   readonly docApi: DocApi
+  /** Tombstones: `DELETE /docs/<name>`, undelete, and the refusals of deleted documents (section 9). */
+  readonly deletion: DocDeletion
   /** Unsent bytes of every client socket (`rhizome_outbound_buffered_bytes`). */
   outboundBytes(): number
   peerStatus(): { url: string; id: string | null; connected: boolean }[]
@@ -46,7 +50,10 @@ async function requireAdmin(relay: HttpHost, req: IncomingMessage, res: ServerRe
 
 /** Serves `/healthz`, `/metrics`, `/docs` (docs/PROTOCOL.md section 1) and `/docs/<name>` (section 10). */
 export async function handleHttp(relay: HttpHost, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  if (isDocApiTarget(req.url)) return relay.docApi.handle(req, res)
+  if (isDocApiTarget(req.url)) {
+    if (await handleDeletion(relay, req, res)) return
+    return relay.docApi.handle(req, res)
+  }
   const url = new URL(req.url ?? '/', 'http://relay')
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { allow: 'GET' }).end()
@@ -82,9 +89,17 @@ export async function handleHttp(relay: HttpHost, req: IncomingMessage, res: Ser
         }
         limit = Math.min(Number(rawLimit), MAX_DOCS_PAGE)
       }
+      if (url.searchParams.get('deleted') === '1') {
+        const page = relay.store.tombstones({ after, limit: limit + 1 })
+        const docs = page.slice(0, limit).map(({ name, at }) => ({ name, deleted: true, at }))
+        json(res, 200, { docs, next: page.length > limit ? docs.at(-1)!.name : null })
+        return
+      }
       const docs: { name: string; digest: string | null; bytes: number }[] = []
       let more = false
-      for await (const entry of relay.store.catalog({ after, limit: limit + 1 })) {
+      for await (const entry of relay.store.catalog({ after })) {
+        // Deleted documents are left out (section 9): `?deleted=1` lists them.
+        if (relay.store.deletedAt(entry.name) !== null) continue
         if (docs.length === limit) {
           more = true
           break

@@ -1,5 +1,6 @@
-import { EMPTY_STATE_VECTOR, type MeshMessage } from '@rhizome/protocol'
+import { EMPTY_STATE_VECTOR, type MeshMessage, type MeshTombstone } from '@rhizome/protocol'
 import type { InboundAcks } from './InboundAcks.js'
+import { tombstonePages } from './meshTombstones.js'
 
 /** Catalog entries per page. */
 const CATALOG_PAGE = 256
@@ -10,6 +11,8 @@ const MAX_PULLS = 32
 export interface CatalogRoundHost {
   /** This relay's catalog, in name order; a null digest marks a corrupt document. */
   catalog(): AsyncIterable<{ name: string; digest: string | null }>
+  /** Every tombstone record (deleted and undeleted documents), sent before each catalog round. */
+  tombstones(): MeshTombstone[]
   /** Resolves once everything applied so far to loaded documents is committed. */
   whenAllCommitted(): Promise<void>
   matchesDigest(name: string, digest: string): Promise<boolean>
@@ -54,6 +57,12 @@ export class CatalogRound {
     // Updates applied before this link opened were not forwarded on it: wait until they are
     // committed, so the catalog read below (from the store) includes them. Later ones are forwarded.
     await this.host.whenAllCommitted()
+    // Tombstones first: a peer that lost its disk must never pull a deleted document back.
+    for (const entries of tombstonePages(this.host.tombstones())) {
+      if (!this.link.isOpen()) return
+      this.link.send({ type: 'tombstones', entries })
+      await this.link.whenDrained()
+    }
     let page: { name: string; digest: string }[] = []
     for await (const entry of this.host.catalog()) {
       if (!this.link.isOpen()) return

@@ -4,13 +4,16 @@ import {
   backoffDelay,
   CloseCode,
   EMPTY_STATE_VECTOR,
+  EMPTY_UPDATE,
   ErrorCode,
   isRhizomeError,
   MESH_MAX_FRAME_BYTES,
+  type MeshTombstone,
 } from '@rhizome/protocol'
 import type { DocStore } from '@rhizome/store'
 import { WebSocket, WebSocketServer } from 'ws'
 import type { AckSource } from '../docs/AckTracker.js'
+import type { DocDeletion } from '../docs/DocDeletion.js'
 import type { DocRegistry } from '../docs/DocRegistry.js'
 import { assertAppliesWhole } from '../docs/UpdateGate.js'
 import type { Logger } from '../logger.js'
@@ -26,6 +29,8 @@ export interface MeshHost {
   readonly metrics: RelayMetrics
   /** Peer acknowledgements arrived (or targets became unreachable): client ACKs re-evaluate. */
   onPeerAck(): void
+  /** Tombstones (docs/PROTOCOL.md section 9): deleted documents are never offered, pulled or applied. */
+  readonly deletion: DocDeletion
   /** A corrupt document is about to be rewritten from a peer's full state `update` (before its commit). */
   onRepair?(name: string, update: Uint8Array, link: PeerLink): void
 }
@@ -94,8 +99,33 @@ export class Mesh implements PeerLinkHost {
     return this.relay.metrics
   }
 
-  catalog(): AsyncIterable<{ name: string; digest: string | null }> {
-    return this.relay.store.catalog()
+  async *catalog(): AsyncIterable<{ name: string; digest: string | null }> {
+    // Deleted documents are left out of anti-entropy: their tombstones went first.
+    for await (const entry of this.relay.store.catalog()) {
+      if (!this.relay.deletion.isDeleted(entry.name)) yield entry
+    }
+  }
+
+  tombstones(): MeshTombstone[] {
+    return this.relay.deletion.records()
+  }
+
+  mergeTombstones(link: PeerLink, entries: MeshTombstone[]): Promise<void> {
+    return this.relay.deletion.merge(entries, link)
+  }
+
+  /** Sends a tombstone record that changed here to every open link except the one it came from. */
+  announceTombstone(record: MeshTombstone, origin: unknown): void {
+    const entry = { name: record.name, deleted: record.deleted, at: record.at }
+    for (const link of this.links) if (link !== origin) link.sendTombstones([entry])
+    // Undeleted: what the peers hold of it comes back now, not at the next anti-entropy round
+    // (a relay wiped while it was deleted holds nothing of it).
+    if (!record.deleted) void this.#pullFromAll(record.name)
+  }
+
+  async #pullFromAll(name: string): Promise<void> {
+    const stateVector = await this.relay.docs.stateVectorOf(name).catch(() => EMPTY_STATE_VECTOR)
+    for (const link of this.links) if (link.open) link.requestDoc(name, stateVector)
   }
 
   whenAllCommitted(): Promise<void> {
@@ -216,6 +246,8 @@ export class Mesh implements PeerLinkHost {
 
   /** True when our copy of `name` has this digest. Corrupt documents never match. */
   async matchesDigest(name: string, digest: string): Promise<boolean> {
+    // A deleted document is never pulled back, whatever the peer still holds.
+    if (this.relay.deletion.isDeleted(name)) return true
     if (this.#repairs.has(name)) return false
     return (await this.relay.docs.digestOf(name)) === digest
   }
@@ -225,6 +257,7 @@ export class Mesh implements PeerLinkHost {
   }
 
   diffOf(name: string, stateVector: Uint8Array): Promise<Uint8Array> {
+    if (this.relay.deletion.isDeleted(name)) return Promise.resolve(EMPTY_UPDATE)
     return this.relay.docs.diffOf(name, stateVector)
   }
 
@@ -238,6 +271,8 @@ export class Mesh implements PeerLinkHost {
     update: Uint8Array,
     isPull: boolean,
   ): Promise<{ committed: Promise<void> }> {
+    // Updates of a deleted document are dropped, never stored: the delete wins (section 9).
+    if (this.relay.deletion.isDeleted(name)) return { committed: Promise.resolve() }
     if (this.#repairs.has(name)) {
       if (!isPull) return { committed: Promise.resolve() } // the full pull answer repairs it
       this.#repairs.delete(name)

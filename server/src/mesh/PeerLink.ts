@@ -9,6 +9,7 @@ import {
   isRhizomeError,
   isValidDocName,
   type MeshMessage,
+  type MeshTombstone,
 } from '@rhizome/protocol'
 import type { WebSocket } from 'ws'
 import type { AckSource } from '../docs/AckTracker.js'
@@ -43,6 +44,8 @@ export interface PeerLinkHost extends MeshHandshakeHost, CatalogRoundHost {
   onRoundPulled(link: PeerLink): void
   /** The peer acknowledged more: client ACKs waiting for copies re-evaluate. */
   onPeerAck(): void
+  /** Merges tombstone records the peer sent, before anything later on the link is handled. */
+  mergeTombstones(link: PeerLink, entries: MeshTombstone[]): Promise<void>
   /**
    * This relay's dials in progress by their hello nonce (hex): a hello that carries one of them came
    * back to this relay (a peer URL that leads to itself, or a reflection). One map per relay, so
@@ -203,13 +206,19 @@ export class PeerLink implements AckSource {
       return
     }
     if ('name' in m && !isValidDocName(m.name)) throw malformedMesh(`invalid document name from peer`)
-    if (m.type === 'catalog') {
+    if (m.type === 'catalog' || m.type === 'tombstones') {
       for (const e of m.entries)
         if (!isValidDocName(e.name)) throw malformedMesh('invalid document name from peer')
+    }
+    if (m.type === 'tombstones') {
+      for (const e of m.entries)
+        if (!Number.isSafeInteger(e.at)) throw malformedMesh('invalid tombstone time')
     }
     switch (m.type) {
       case 'catalog':
         return this.#rounds.onCatalog(m.entries, m.last, m.round)
+      case 'tombstones':
+        return this.host.mergeTombstones(this, m.entries)
       case 'step1':
         return this.#onStep1(m.name, m.stateVector)
       case 'step2':
@@ -292,6 +301,12 @@ export class PeerLink implements AckSource {
     const { committed } = await this.host.applyFromPeer(this, name, update, isPull)
     committed.then(durable, () => this.close(CloseCode.TRANSIENT, 'storage failure'))
     if (isPull) this.#rounds.answered(name)
+  }
+
+  /** Sends tombstone records that just changed (docs/PROTOCOL.md section 9). */
+  sendTombstones(entries: MeshTombstone[]): void {
+    if (this.state !== 'open') return
+    this.#send({ type: 'tombstones', entries })
   }
 
   /** Forwards a live update. */

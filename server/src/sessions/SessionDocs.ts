@@ -90,6 +90,12 @@ export class SessionDocs implements SessionDocOwner {
     const access = await this.session.accessOf(doc)
     if (this.#refused.has(doc)) return
     if (access === null) return this.#refuse(doc, CloseCode.FORBIDDEN, 'document not granted')
+    // A deleted document: nothing of it is sent or applied; the device is told to drop its copy.
+    const deletedAt = this.context.docs.store.deletedAt(doc)
+    if (deletedAt !== null) {
+      this.session.send({ type: 'deleted', doc, at: deletedAt })
+      return this.#refuse(doc, CloseCode.DELETED, 'document deleted')
+    }
     try {
       switch (frame.type) {
         case 'open':

@@ -116,6 +116,17 @@ export class SessionHub {
     }
   }
 
+  /**
+   * `name` was deleted at `at` (docs/PROTOCOL.md section 9): every session replicating it whose
+   * token grants it is told `deleted`, so that the device drops its copy.
+   */
+  notifyDeleted(name: string, at: number): void {
+    for (const session of this.#feed.subscribersOf(name)) {
+      if (session.closed || session.accessKnown(name) === null) continue
+      session.send({ type: 'deleted', doc: name, at })
+    }
+  }
+
   /** Peer acknowledgements arrived: sessions waiting for copies re-evaluate. */
   onPeerAck(): void {
     for (const session of this.#sessions) if (session.hasPendingAcks) session.reevaluateAcks()

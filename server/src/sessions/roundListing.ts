@@ -1,6 +1,6 @@
 import type { ChangeEntry } from '@rhizome/protocol'
 import type { DocRegistry } from '../docs/DocRegistry.js'
-import { coveringPrefixes } from './sessionPatterns.js'
+import { anyPattern, coveringPrefixes } from './sessionPatterns.js'
 
 /**
  * The entries of a resumed round (docs/PROTOCOL.md section 7.2): every document `wants` accepts
@@ -18,6 +18,12 @@ export async function* changedSince(
   for await (const { name } of docs.store.changesSince(seq)) {
     if (seen.has(name) || !(await wants(name))) continue
     seen.add(name)
+    // A deletion is a change too: the device learns it and drops its copy (section 9).
+    const deletedAt = docs.store.deletedAt(name)
+    if (deletedAt !== null) {
+      yield { doc: name, digest: '', deletedAt }
+      continue
+    }
     const digest = await docs.digestOf(name)
     if (digest !== null) yield { doc: name, digest }
   }
@@ -36,9 +42,16 @@ export async function* matchingDocs(
 ): AsyncIterable<ChangeEntry> {
   for (const prefix of coveringPrefixes(patterns)) {
     for await (const entry of docs.store.catalog({ prefix })) {
-      if (!(await wants(entry.name))) continue
+      if (docs.store.deletedAt(entry.name) !== null || !(await wants(entry.name))) continue
       const digest = docs.loaded(entry.name) ? await docs.digestOf(entry.name) : entry.digest
       if (digest !== null) yield { doc: entry.name, digest }
+    }
+  }
+  // Tombstones too (a name and a time each), so a device holding a deleted document drops it.
+  const matches = anyPattern(patterns)
+  for (const { name, at } of docs.store.tombstones()) {
+    if (matches(name) && (await wants(name))) {
+      yield { doc: name, digest: '', deletedAt: at }
     }
   }
 }

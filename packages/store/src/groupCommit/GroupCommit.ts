@@ -158,6 +158,11 @@ export class GroupCommit {
       entry.meta.seq = seq
       batch.touch(name)
     }
+    for (const [name, claim] of batch.changeClaims) {
+      const key = changeKey(++seq)
+      batch.put(key, encodeChecked(key, utf8.encode(name)))
+      await claim(seq)
+    }
     return seq
   }
 

@@ -35,6 +35,11 @@ export class StagedBatch {
   readonly appended = new Set<string>()
   /** Documents whose content this batch changes (appends, repairs): each gets a new change seq. */
   readonly changedContent = new Set<string>()
+  /**
+   * Changes that need a change sequence number of their own rather than the document's content
+   * number (tombstones): called with it once the content changes of the batch got theirs.
+   */
+  readonly changeClaims = new Map<string, (seq: number) => void | Promise<void>>()
   /** Documents stored before this batch whose meta record it deletes (purged). */
   readonly dropped = new Set<string>()
 
