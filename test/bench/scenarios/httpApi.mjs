@@ -234,11 +234,18 @@ async function withWebhook(seconds, ctx) {
   const ownLoop = watchOwnLoop()
   try {
     const r = await openLoop(relay, 'hook', seconds)
-    // The last changes are announced one debounce window (1 s) later; allow for a backlog too.
-    const deadline = performance.now() + 15_000
+    // The last changes are announced one debounce window (1 s) later, or later still behind a
+    // backlog of deliveries: wait while deliveries keep arriving, give up once they stall.
+    const hardDeadline = performance.now() + 60_000
+    let lastProgress = performance.now()
+    let seen = receiver.deliveries.length
     let a = attribute(r.writers, receiver.deliveries)
-    while (a.unannounced > 0 && performance.now() < deadline) {
+    while (a.unannounced > 0 && performance.now() < hardDeadline && performance.now() - lastProgress < 5000) {
       await sleep(100)
+      if (receiver.deliveries.length > seen) {
+        seen = receiver.deliveries.length
+        lastProgress = performance.now()
+      }
       a = attribute(r.writers, receiver.deliveries)
     }
     const receiverLoop = ownLoop()
