@@ -109,3 +109,22 @@ export function httpApiChecks(scenario) {
   if (!r?.closed) return []
   return [['http api writes, read-back and webhooks', r.correct === true]]
 }
+
+/** The scenario's chart as report.mjs' `[id, title, unit, bars]`, or null when it did not run. */
+export function httpApiChart(scenario) {
+  const r = scenario?.results
+  if (!r?.closed) return null
+  const bars = [
+    { label: 'Rhizome POST /docs p50', value: r.closed.p50 },
+    { label: 'Rhizome POST /docs p99', value: r.closed.p99 },
+    { label: 'sync put floor p99 (sequential)', value: r.floorSequential.p99 },
+    { label: `sync put floor p99 (${scenario.params.writers} concurrent)`, value: r.floorConcurrent.p99 },
+  ]
+  if (r.plain && r.hooked) {
+    bars.push(
+      { label: 'Rhizome 1,000/s ACK p99', value: r.plain.ack.p99 },
+      { label: 'Rhizome 1,000/s ACK p99, --webhook', value: r.hooked.ack.p99 },
+    )
+  }
+  return ['http-api', 'HTTP document API: POST /docs round trip', 'ms, lower is better', bars]
+}

@@ -1,7 +1,7 @@
 // Turns a run into test/bench/results/<date>.json, latest.json, latest.md (the table) and SVG charts.
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { httpApiChecks, httpApiRows } from './httpApiReport.mjs'
+import { httpApiChart, httpApiChecks, httpApiRows } from './httpApiReport.mjs'
 import { LABEL } from './servers.mjs'
 
 const fmt = (v, digits = 0) =>
@@ -440,6 +440,8 @@ function charts(report) {
       per(s.idleDocs.results, (r) => r.perActiveDocKB, Object.keys(LABEL)),
     ])
   }
+  const http = httpApiChart(s.httpApi)
+  if (http) out.push(http)
   return out
 }
 
