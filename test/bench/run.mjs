@@ -14,12 +14,13 @@ import * as ackLatency from './scenarios/ackLatency.mjs'
 import * as coldLoad from './scenarios/coldLoad.mjs'
 import * as fanout from './scenarios/fanout.mjs'
 import * as history from './scenarios/history.mjs'
+import * as httpApi from './scenarios/httpApi.mjs'
 import * as idleDocs from './scenarios/idleDocs.mjs'
 import * as manyRooms from './scenarios/manyRooms.mjs'
 import * as recovery from './scenarios/recovery.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const SCENARIOS = { fanout, manyRooms, coldLoad, ackLatency, recovery, idleDocs, history }
+const SCENARIOS = { fanout, manyRooms, coldLoad, ackLatency, recovery, idleDocs, history, httpApi }
 const env = process.env
 const quick = env.BENCH_QUICK === '1'
 const full = env.BENCH_FULL === '1'

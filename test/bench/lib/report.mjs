@@ -1,6 +1,7 @@
 // Turns a run into test/bench/results/<date>.json, latest.json, latest.md (the table) and SVG charts.
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { httpApiChart, httpApiChecks, httpApiRows } from './httpApiReport.mjs'
 import { LABEL } from './servers.mjs'
 
 const fmt = (v, digits = 0) =>
@@ -280,6 +281,7 @@ export function rows(report) {
       )
     }
   }
+  out.push(...httpApiRows(s.httpApi, row))
   return out
 }
 
@@ -293,6 +295,7 @@ export function correctness(report) {
     checks.push([`cold load storage ${k}`, r.correct])
   if (s.recovery) checks.push(['recovery catalogs equal', s.recovery.results.correct])
   if (s.history) checks.push(['history exports and revert exact', s.history.results.correct])
+  checks.push(...httpApiChecks(s.httpApi))
   for (const c of ['copies1', 'copies3']) {
     const r = s.ackLatency?.results[c]
     if (r) checks.push([`ack ${c} without timeouts`, r.timeouts === 0 && r.count > 0])
@@ -437,6 +440,8 @@ function charts(report) {
       per(s.idleDocs.results, (r) => r.perActiveDocKB, Object.keys(LABEL)),
     ])
   }
+  const http = httpApiChart(s.httpApi)
+  if (http) out.push(http)
   return out
 }
 
