@@ -131,7 +131,12 @@ async function rhizome() {
   const caught = bytes()
   const marked = await loadMarked()
   const docsAfter = (await replica.names(prefix)).length
-  emit('caughtUp', { ms: catchUpMs, ...caught, marked, correct: marked === cfg.changed.length && docsAfter === docs })
+  emit('caughtUp', {
+    ms: catchUpMs,
+    ...caught,
+    marked,
+    correct: marked === cfg.changed.length && docsAfter === docs,
+  })
   await replica.close()
 }
 
@@ -170,23 +175,41 @@ async function yws() {
         WebSocketPolyfill: net.WebSocket,
       }),
   )
-  await connectWindowed(providers, (p) => p.connect(), (p) => p.synced && filled(p.doc), 'first sync')
+  await connectWindowed(
+    providers,
+    (p) => p.connect(),
+    (p) => p.synced && filled(p.doc),
+    'first sync',
+  )
   emit('synced', { ms: performance.now() - t0, docs: providers.length, ...bytes() })
   emit('memory', { phase: 'full', ...(await settledMemory()) })
 
   for (const p of providers) p.disconnect()
   await until('disconnect', () => providers.every((p) => !p.wsconnected && !p.wsconnecting))
-  for (const name of cfg.changed) await writeThrough(() => {
-    const doc = new Y.Doc()
-    return { doc, p: new WebsocketProvider(url, name, doc, { disableBc: true, WebSocketPolyfill: other.WebSocket }) }
-  }, (p) => p.synced, (p) => p.destroy())
+  for (const name of cfg.changed)
+    await writeThrough(
+      () => {
+        const doc = new Y.Doc()
+        return {
+          doc,
+          p: new WebsocketProvider(url, name, doc, { disableBc: true, WebSocketPolyfill: other.WebSocket }),
+        }
+      },
+      (p) => p.synced,
+      (p) => p.destroy(),
+    )
   emit('written')
 
   resetBytes()
   const t1 = performance.now()
   const byName = new Map(providers.map((p) => [p.roomname, p]))
   const changedProviders = cfg.changed.map((n) => byName.get(n))
-  await connectWindowed(providers, (p) => p.connect(), (p) => p.synced, 'reconnect')
+  await connectWindowed(
+    providers,
+    (p) => p.connect(),
+    (p) => p.synced,
+    'reconnect',
+  )
   await until('catch-up', () => changedProviders.every((p) => hasMark(p.doc)))
   const ms = performance.now() - t1
   emit('caughtUp', { ms, ...bytes(), correct: changedProviders.every((p) => hasMark(p.doc)) })
@@ -225,18 +248,33 @@ async function hocuspocus() {
 
   socket.disconnect()
   await until('disconnect', () => providers.every((p) => !p.synced))
-  for (const name of cfg.changed) await writeThrough(() => {
-    const doc = new Y.Doc()
-    return { doc, p: new HocuspocusProvider({ url, name, document: doc, WebSocketPolyfill: other.WebSocket }) }
-  }, (p) => p.synced, (p) => p.destroy())
+  for (const name of cfg.changed)
+    await writeThrough(
+      () => {
+        const doc = new Y.Doc()
+        return {
+          doc,
+          p: new HocuspocusProvider({ url, name, document: doc, WebSocketPolyfill: other.WebSocket }),
+        }
+      },
+      (p) => p.synced,
+      (p) => p.destroy(),
+    )
   emit('written')
 
   resetBytes()
   const t1 = performance.now()
   const changedProviders = providers.filter((p) => cfg.changed.includes(p.configuration.name))
   await socket.connect()
-  await until('catch-up', () => providers.every((p) => p.synced) && changedProviders.every((p) => hasMark(p.document)))
-  emit('caughtUp', { ms: performance.now() - t1, ...bytes(), correct: changedProviders.every((p) => hasMark(p.document)) })
+  await until(
+    'catch-up',
+    () => providers.every((p) => p.synced) && changedProviders.every((p) => hasMark(p.document)),
+  )
+  emit('caughtUp', {
+    ms: performance.now() - t1,
+    ...bytes(),
+    correct: changedProviders.every((p) => hasMark(p.document)),
+  })
   for (const p of providers) p.destroy()
   socket.destroy()
 }

@@ -175,7 +175,13 @@ export async function run(ctx) {
     )
   }
   return {
-    params: { docs: count, docBytes: 200, relays: RELAYS, changedWhileOffline: CHANGED, ywsConnectWindow: 256 },
+    params: {
+      docs: count,
+      docBytes: 200,
+      relays: RELAYS,
+      changedWhileOffline: CHANGED,
+      ywsConnectWindow: 256,
+    },
     results,
   }
 }
