@@ -14,6 +14,7 @@ import { syntheticDocs } from '../lib/docs.mjs'
 import { ROOT, startServer, tempDir } from '../lib/servers.mjs'
 import { cpuSeconds, memory } from '../lib/stats.mjs'
 
+/** The scenario's heading in the log and the report. */
 export const title = 'Device sync: one device replicates a namespace of small documents'
 
 const DEVICE = join(ROOT, 'test/bench/lib/deviceProcess.mjs')
@@ -103,6 +104,11 @@ function figures(e, baselineRss, expected) {
   }
 }
 
+/**
+ * Runs the scenario for the server kinds `ctx.kinds` selects. Resolves with `{ params, results }`,
+ * `results[kind]` as `figures()` returns them; rejects when a device or server fails or a phase
+ * passes its deadline (60 s quick, 600 s standard).
+ */
 export async function run(ctx) {
   const count = Number(process.env.BENCH_DEVICE_DOCS) || (ctx.quick ? 300 : 10_000)
   const timeoutMs = ctx.quick ? 60_000 : 600_000
