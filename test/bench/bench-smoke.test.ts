@@ -44,7 +44,17 @@ describe('pnpm bench (BENCH_QUICK=1)', () => {
       versions: Record<string, string>
     }
     expect(Object.keys(report.scenarios).sort()).toEqual(
-      ['ackLatency', 'coldLoad', 'fanout', 'history', 'httpApi', 'idleDocs', 'manyRooms', 'recovery'].sort(),
+      [
+        'ackLatency',
+        'coldLoad',
+        'deviceSync',
+        'fanout',
+        'history',
+        'httpApi',
+        'idleDocs',
+        'manyRooms',
+        'recovery',
+      ].sort(),
     )
     expect(Object.keys(report.correctness).length).toBeGreaterThanOrEqual(10)
     expect(Object.values(report.correctness).every(Boolean)).toBe(true)

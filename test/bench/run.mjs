@@ -1,7 +1,7 @@
 // `pnpm bench`: every scenario of issue 9 against the peer servers, in one run on this machine.
 // BENCH_QUICK=1: ~1-minute smoke run with small sizes (what `pnpm test` executes).
 // BENCH_FULL=1: the whole B4 trace in fan-out.
-// BENCH_ONLY=fanout,coldLoad,...: run a subset.  BENCH_SERVERS=rhizome,hocuspocus: a subset of servers.
+// BENCH_ONLY=fanout,coldLoad,deviceSync,...: run a subset.  BENCH_SERVERS=rhizome,hocuspocus: a subset of servers.
 // BENCH_PROFILE=fanout,...: run Rhizome's relay with --cpu-prof in those scenarios (profiles under
 // test/bench/results/profiles).  BENCH_OUT=DIR: where to write results (default test/bench/results).
 import { mkdir } from 'node:fs/promises'
@@ -12,6 +12,7 @@ import { writeReport } from './lib/report.mjs'
 import { cleanup, versions } from './lib/servers.mjs'
 import * as ackLatency from './scenarios/ackLatency.mjs'
 import * as coldLoad from './scenarios/coldLoad.mjs'
+import * as deviceSync from './scenarios/deviceSync.mjs'
 import * as fanout from './scenarios/fanout.mjs'
 import * as history from './scenarios/history.mjs'
 import * as httpApi from './scenarios/httpApi.mjs'
@@ -20,7 +21,17 @@ import * as manyRooms from './scenarios/manyRooms.mjs'
 import * as recovery from './scenarios/recovery.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const SCENARIOS = { fanout, manyRooms, coldLoad, ackLatency, recovery, idleDocs, history, httpApi }
+const SCENARIOS = {
+  fanout,
+  manyRooms,
+  coldLoad,
+  ackLatency,
+  recovery,
+  idleDocs,
+  history,
+  httpApi,
+  deviceSync,
+}
 const env = process.env
 const quick = env.BENCH_QUICK === '1'
 const full = env.BENCH_FULL === '1'

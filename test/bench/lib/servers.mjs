@@ -84,7 +84,7 @@ export async function startServer(kind, options = {}) {
     }
   } else if (kind === 'hocuspocus') {
     data ??= join(await tempDir('hocuspocus'), 'db.sqlite')
-    args = [HOCUSPOCUS, '--data', data]
+    args = [HOCUSPOCUS, '--data', data, ...(options.args ?? [])]
   } else {
     throw new TypeError(`unknown server kind ${kind}`)
   }
