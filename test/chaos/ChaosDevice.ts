@@ -22,6 +22,7 @@ interface DeviceMessage {
   copies?: number
   docs?: Record<string, DocSummary>
   message?: string
+  states?: string
 }
 
 let nextRequest = 1
@@ -101,6 +102,9 @@ export class ChaosDevice {
         break
       case 'ack':
         this.history.acked(m.token!, m.copies!)
+        break
+      case 'status':
+        this.history.log('info', `${this.name} sessions ${m.states}`)
         break
       case 'error':
         this.errors.push(m.message ?? 'unknown error')

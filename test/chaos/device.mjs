@@ -8,7 +8,8 @@
 //   {"id":2,"cmd":"report"}   -> {"type":"report","id":2,"docs":{"d03":{"digest","content"}}}
 //   {"id":3,"cmd":"close"}    -> {"type":"closed","id":3}, then the process exits 0
 // For every edit it reports, on stdout as JSON lines: what the edit inserted and deleted (Yjs ids),
-// when it was durable in the local store ("local"), and each relay copy count ACK reported ("ack").
+// when it was durable in the local store ("local"), and each relay copy count ACK reported ("ack");
+// and every change of its sessions' states, one per relay ("status").
 import { createHash } from 'node:crypto'
 import { createInterface } from 'node:readline'
 import { openReplica } from '@rhizome/client'
@@ -23,6 +24,16 @@ const replica = await openReplica({
   storage: config.storage,
   replicate: config.replicate,
   ...(config.backoff === null ? {} : { backoff: config.backoff ?? { initialMs: 100, maxMs: 1500 } }),
+})
+// Session states per relay, on every change: the timeline shows when each device reconnected.
+let lastStates = ''
+replica.on('status', (s) => {
+  const states = s.relays
+    .map((r) => [r.state, r.closeCode, r.error?.code].filter((x) => x !== undefined && x !== null).join(':'))
+    .join(',')
+  if (states === lastStates) return
+  lastStates = states
+  out({ type: 'status', states })
 })
 const handles = new Map()
 for (const name of config.open) handles.set(name, await replica.open(name))
