@@ -29,7 +29,16 @@ const replica = await openReplica({
 let lastStates = ''
 replica.on('status', (s) => {
   const states = s.relays
-    .map((r) => [r.state, r.closeCode, r.error?.code].filter((x) => x !== undefined && x !== null).join(':'))
+    .map((r) =>
+      [
+        r.state,
+        r.closeCode,
+        r.error?.code,
+        r.error?.code === 'RELAY_UNAVAILABLE' ? undefined : r.error?.message,
+      ]
+        .filter((x) => x !== undefined && x !== null)
+        .join(':'),
+    )
     .join(',')
   if (states === lastStates) return
   lastStates = states

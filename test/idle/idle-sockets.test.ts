@@ -34,9 +34,10 @@ function countingWebSocket(): { WebSocket: typeof WebSocket; opened: () => numbe
 // docs/PROTOCOL.md section 2: "An idle document costs no reconnects." A stock WebsocketProvider
 // drops a socket that received nothing for 30 s, and a device session declares a relay dead after
 // `deadAfterMs` (30 s) of silence; the relay's idle frames must keep both up. Both kinds idle in
-// the same window, so the test costs one idle period, not two. They use different documents: on
-// one document each would relay the other's awareness renewals (every 15 s) and keep it alive
-// without any help from the relay.
+// the same window, so the test costs one idle period, not two. Nothing else may talk on them: the
+// provider publishes no presence (a local awareness state is renewed every 15 s and a relay echoes
+// it back, which would hide a missing idle frame), and the device replicates its namespace without
+// opening a document (an open one has an awareness too); they use different documents.
 it(`a stock WebsocketProvider and a device session idle for ${IDLE_MS / 1000} s never reconnect`, {
   timeout: IDLE_MS + 60_000,
 }, async () => {
@@ -49,6 +50,7 @@ it(`a stock WebsocketProvider and a device session idle for ${IDLE_MS / 1000} s 
     disableBc: true,
   })
   cleanups.push(() => provider.destroy())
+  provider.awareness.setLocalState(null)
   let stockDisconnects = 0
   provider.on('status', ({ status }: { status: string }) => {
     if (status === 'disconnected') stockDisconnects++
@@ -64,8 +66,6 @@ it(`a stock WebsocketProvider and a device session idle for ${IDLE_MS / 1000} s 
     WebSocket: deviceSockets.WebSocket as never,
   })
   cleanups.push(() => replica.close())
-  const handle = await replica.open('idle/device')
-  // A round may briefly show `syncing` on the same socket; a lost socket shows offline/connecting.
   /** Text `t` of a document as the device's store holds it (replicated, not open). */
   const storedText = async (name: string) => {
     const update = await replica.store.getUpdate(name)
@@ -74,6 +74,7 @@ it(`a stock WebsocketProvider and a device session idle for ${IDLE_MS / 1000} s 
     Y.applyUpdate(doc, update)
     return doc.getText('t').toString()
   }
+  // A round may briefly show `syncing` on the same socket; a lost socket shows offline/connecting.
   const deviceStates: string[] = []
   replica.on('status', (s) => {
     const state = s.relays[0]!.state
@@ -81,14 +82,11 @@ it(`a stock WebsocketProvider and a device session idle for ${IDLE_MS / 1000} s 
   })
 
   await eventually(() => provider.synced, { what: 'stock provider synced', timeout: 10_000 })
-  await handle.whenSynced({ timeout: 10_000 })
   await replica.whenReplicated({ timeout: 10_000 })
   stockDoc.getText('t').insert(0, 'before ')
   await eventually(async () => (await storedText('idle/stock')) === 'before ', {
     what: 'stock edit replicated to the device',
   })
-  handle.doc.getText('t').insert(0, 'before ')
-  await handle.whenDurable(1, { timeout: 10_000 })
   expect(stockSockets.opened()).toBe(1)
   expect(deviceSockets.opened()).toBe(1)
   expect(await metric(relay.httpUrl, 'rhizome_connections')).toBe(1)
@@ -117,14 +115,16 @@ it(`a stock WebsocketProvider and a device session idle for ${IDLE_MS / 1000} s 
   expect(provider.wsconnected).toBe(true)
   expect(replica.status.relays[0]!.state).toBe('synced')
 
-  // Still the same live sockets: the stock edit reaches the device, the device edit the relay.
+  // Still the same live sockets: the stock edit reaches the device's store, and a document opened
+  // now travels over the same session.
   stockDoc.getText('t').insert(0, 'stock ')
-  handle.doc.getText('t').insert(0, 'device ')
-  await handle.whenDurable(1, { timeout: 10_000 })
   await eventually(async () => (await storedText('idle/stock')) === 'stock before ', {
     what: 'stock edit after the idle period replicated to the device',
     timeout: 10_000,
   })
+  const handle = await replica.open('idle/device')
+  handle.doc.getText('t').insert(0, 'device')
+  await handle.whenDurable(1, { timeout: 10_000 })
   expect(stockSockets.opened()).toBe(1)
   expect(deviceSockets.opened()).toBe(1)
 })
