@@ -22,13 +22,25 @@ interface DeviceMessage {
   copies?: number
   docs?: Record<string, DocSummary>
   message?: string
+  states?: string
 }
 
 let nextRequest = 1
 
+/** How a device replicates: what it keeps replicated, what it opens (and edits), its reconnects. */
+export interface DeviceReplication {
+  /** Patterns the device keeps replicated in its store, open or not (docs/PROTOCOL.md 7.1). */
+  replicate: string[]
+  /** Documents it opens; the workload edits only these on this device. */
+  open: string[]
+  /** Reconnect schedule; null for the client's defaults, undefined for the suite's quick one. */
+  backoff?: { initialMs: number; maxMs: number } | null
+}
+
 /**
  * A device: the client SDK in a child process (test/chaos/device.mjs) with its own LevelDB
- * directory, connected to every relay through its own proxies. Edits are sent as JSON lines; what
+ * directory, connected to every relay through its own proxies. It reports on every document of
+ * `docs`, open or only replicated into its store. Edits are sent as JSON lines; what
  * the device reports about them goes straight into the {@link History}.
  */
 export class ChaosDevice {
@@ -42,15 +54,22 @@ export class ChaosDevice {
     readonly relayUrls: string[],
     readonly docs: string[],
     private readonly history: History,
+    readonly replication: DeviceReplication = { replicate: [], open: docs },
   ) {
+    const config = { name, storage, relays: relayUrls, docs, ...replication }
     this.proc = new ManagedProcess(
       name,
       () => ({
-        args: [DEVICE_SCRIPT, JSON.stringify({ name, storage, relays: relayUrls, docs })],
+        args: [DEVICE_SCRIPT, JSON.stringify(config)],
       }),
       true,
     )
     this.proc.onLine((line) => this.#onLine(line))
+  }
+
+  /** The documents this device has open: the only ones it edits. */
+  get openDocs(): string[] {
+    return this.replication.open
   }
 
   get running(): boolean {
@@ -83,6 +102,9 @@ export class ChaosDevice {
         break
       case 'ack':
         this.history.acked(m.token!, m.copies!)
+        break
+      case 'status':
+        this.history.log('info', `${this.name} sessions ${m.states}`)
         break
       case 'error':
         this.errors.push(m.message ?? 'unknown error')

@@ -22,6 +22,7 @@ export class ChaosRelay {
     readonly port: number,
     readonly dataDir: string,
     readonly peerUrls: string[],
+    extraArgs: string[] = [],
   ) {
     this.proc = new ManagedProcess(name, () => ({
       args: [
@@ -34,6 +35,7 @@ export class ChaosRelay {
         '--mesh-secret',
         TEST_MESH_SECRET,
         ...CHAOS_RELAY_ARGS,
+        ...extraArgs,
       ],
       env: { RHIZOME_MESH_SECRET: TEST_MESH_SECRET },
     }))

@@ -2,8 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from '../support/ports.js'
-import { ChaosDevice } from './ChaosDevice.js'
+import { ChaosDevice, type DeviceReplication } from './ChaosDevice.js'
 import { ChaosRelay } from './ChaosRelay.js'
+import { CHAOS_NAMESPACE, openedBy } from './deviceDocs.js'
 import { FaultProxy } from './FaultProxy.js'
 import { History } from './History.js'
 import type { UnexpectedDeath } from './ManagedProcess.js'
@@ -14,6 +15,10 @@ export interface ClusterOptions {
   relays: number
   devices: number
   docs: number
+  /** Device reconnect schedule (see {@link DeviceReplication.backoff}); default: the suite's quick one. */
+  deviceBackoff?: DeviceReplication['backoff']
+  /** Extra relay CLI arguments (e.g. `--max-new-docs-per-minute 0` for runs with many new documents). */
+  relayArgs?: string[]
 }
 
 /** A free loopback port, released again so a relay can bind it for its whole life. */
@@ -32,12 +37,14 @@ export class Cluster {
   readonly links = new Map<string, FaultProxy>()
   readonly docs: string[]
   #deviceCount = 0
+  readonly #deviceBackoff: DeviceReplication['backoff']
 
   private constructor(
     readonly root: string,
     options: ClusterOptions,
   ) {
     this.docs = docNames(options.docs)
+    this.#deviceBackoff = options.deviceBackoff
   }
 
   /** Starts every relay (all at once, so they find each other) and every device. */
@@ -53,7 +60,9 @@ export class Cluster {
           if (i === j) continue
           peers.push((await cluster.#proxy(`r${i}->r${j}`, ports[j]!)).url)
         }
-        cluster.relays.push(new ChaosRelay(`r${i}`, ports[i]!, join(root, `r${i}`), peers))
+        cluster.relays.push(
+          new ChaosRelay(`r${i}`, ports[i]!, join(root, `r${i}`), peers, options.relayArgs ?? []),
+        )
       }
       await Promise.all(cluster.relays.map((r) => r.start()))
       for (let k = 0; k < options.devices; k++) await cluster.addDevice()
@@ -75,11 +84,18 @@ export class Cluster {
     return proxy
   }
 
-  /** Starts one more device (with its own proxies and an empty store) and returns it. */
+  /**
+   * Starts one more device (with its own proxies and an empty store) and returns it. It replicates
+   * the whole chaos namespace and opens the documents {@link openedBy} gives its index.
+   */
   async addDevice(name = `d${this.#deviceCount++}`): Promise<ChaosDevice> {
     const urls: string[] = []
     for (const relay of this.relays) urls.push((await this.#proxy(`${name}->${relay.name}`, relay.port)).url)
-    const device = new ChaosDevice(name, join(this.root, name), urls, this.docs, this.history)
+    const device = new ChaosDevice(name, join(this.root, name), urls, this.docs, this.history, {
+      replicate: [CHAOS_NAMESPACE],
+      open: openedBy(this.devices.length, this.docs),
+      backoff: this.#deviceBackoff,
+    })
     this.devices.push(device)
     await device.start()
     return device

@@ -53,8 +53,8 @@ export class Workload {
     return this.stepOn(this.rng.pick(writable))
   }
 
-  /** Issues one random edit on `device` (to a random document, or `doc`). */
-  stepOn(device: ChaosDevice, doc = this.rng.pick(this.docs)): string {
+  /** Issues one random edit on `device` (to a random document it has open, or `doc`). */
+  stepOn(device: ChaosDevice, doc = this.rng.pick(this.#editable(device))): string {
     const token = `${device.name}.${++this.#counter}`
     return this.#issue(device, doc, token, this.#op(token))
   }
@@ -63,11 +63,17 @@ export class Workload {
    * Issues one large text insert (about `bytes` long) on `device`: a commit that takes a while,
    * so that edits right behind it wait for it in the relays' group commit.
    */
-  ballast(device: ChaosDevice, bytes: number, doc = this.rng.pick(this.docs)): string {
+  ballast(device: ChaosDevice, bytes: number, doc = this.rng.pick(this.#editable(device))): string {
     const token = `${device.name}.${++this.#counter}`
     const piece = `${TOKEN_OPEN}${token}${TOKEN_CLOSE}`
     const text = piece.repeat(Math.max(1, Math.floor(bytes / piece.length)))
     return this.#issue(device, doc, token, { kind: 'text-insert', at: this.rng.float(), text })
+  }
+
+  /** The documents of the run `device` has open (a device edits only what it opened). */
+  #editable(device: ChaosDevice): string[] {
+    const open = new Set(device.openDocs)
+    return this.docs.filter((d) => open.has(d))
   }
 
   #issue(device: ChaosDevice, doc: string, token: string, op: Op): string {

@@ -79,7 +79,9 @@ async function snapshotDigests(cluster: Cluster): Promise<Map<string, Map<string
     ...cluster.devices.map(async (device) => {
       const report: Record<string, DocSummary> = await device.report()
       const digests = new Map<string, string | null>()
-      for (const doc of cluster.docs) digests.set(doc, report[doc]?.digest ?? null)
+      // A document nobody wrote yet is in no relay catalog and in no store that did not open it:
+      // like a relay, such a device holds the empty document.
+      for (const doc of cluster.docs) digests.set(doc, report[doc]?.digest ?? EMPTY_DIGEST)
       byReplica.set(device.name, digests)
     }),
   ])

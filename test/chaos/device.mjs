@@ -1,10 +1,15 @@
 // A chaos-suite device: the client SDK in its own process, so the nemesis can kill -9 it.
-// argv[2] is JSON { name, storage, relays, docs }. Commands arrive on stdin as JSON lines:
+// argv[2] is JSON { name, storage, relays, docs, open, replicate, backoff? }: it replicates the
+// `replicate` patterns (a whole replica, docs/PROTOCOL.md section 7.1), opens only the `open`
+// documents (the only ones it edits) and reports on every name in `docs`, open or not (a document
+// that is not open is read from the local store). `backoff` null: the client's default schedule.
+// Commands arrive on stdin as JSON lines:
 //   {"id":1,"cmd":"edit","doc":"d03","token":"d1.17","op":{...}}
 //   {"id":2,"cmd":"report"}   -> {"type":"report","id":2,"docs":{"d03":{"digest","content"}}}
 //   {"id":3,"cmd":"close"}    -> {"type":"closed","id":3}, then the process exits 0
 // For every edit it reports, on stdout as JSON lines: what the edit inserted and deleted (Yjs ids),
-// when it was durable in the local store ("local"), and each relay copy count ACK reported ("ack").
+// when it was durable in the local store ("local"), and each relay copy count ACK reported ("ack");
+// and every change of its sessions' states, one per relay ("status").
 import { createHash } from 'node:crypto'
 import { createInterface } from 'node:readline'
 import { openReplica } from '@rhizome/client'
@@ -17,10 +22,30 @@ const out = (message) => process.stdout.write(`${JSON.stringify(message)}\n`)
 const replica = await openReplica({
   relays: config.relays,
   storage: config.storage,
-  backoff: { initialMs: 100, maxMs: 1500 },
+  replicate: config.replicate,
+  ...(config.backoff === null ? {} : { backoff: config.backoff ?? { initialMs: 100, maxMs: 1500 } }),
+})
+// Session states per relay, on every change: the timeline shows when each device reconnected.
+let lastStates = ''
+replica.on('status', (s) => {
+  const states = s.relays
+    .map((r) =>
+      [
+        r.state,
+        r.closeCode,
+        r.error?.code,
+        r.error?.code === 'RELAY_UNAVAILABLE' ? undefined : r.error?.message,
+      ]
+        .filter((x) => x !== undefined && x !== null)
+        .join(':'),
+    )
+    .join(',')
+  if (states === lastStates) return
+  lastStates = states
+  out({ type: 'status', states })
 })
 const handles = new Map()
-for (const name of config.docs) handles.set(name, await replica.open(name))
+for (const name of config.open) handles.set(name, await replica.open(name))
 out({ type: 'ready', pid: process.pid })
 
 /** Applies one edit in one transaction that also records its token in the `ledger` map. */
@@ -95,8 +120,31 @@ function summarize(doc) {
   return { digest: digestOfDoc(doc), content: createHash('sha256').update(content).digest('hex') }
 }
 
+/** Summary of a document that is not open, from the local store (null when the store lacks it). */
+async function summarizeStored(name) {
+  const update = await replica.store.getUpdate(name)
+  if (update === null) return null
+  const doc = new Y.Doc()
+  Y.applyUpdate(doc, update)
+  const summary = summarize(doc)
+  doc.destroy()
+  return summary
+}
+
+/** What the checker compares, for every reported name: open ones from memory, others from the store. */
+async function report() {
+  const docs = {}
+  for (const name of config.docs) {
+    const handle = handles.get(name)
+    const summary = handle ? summarize(handle.doc) : await summarizeStored(name)
+    if (summary !== null) docs[name] = summary
+  }
+  return docs
+}
+
 function onEdit({ doc: name, token, op }) {
   const handle = handles.get(name)
+  if (!handle) throw new Error(`${config.name} edits only the documents it opened, not ${name}`)
   const ids = applyEdit(handle.doc, token, op)
   out({ type: 'edit', token, doc: name, ...ids })
   // whenDurable captures the local state now; each k resolves once k relay stores hold it.
@@ -129,9 +177,10 @@ lines.on('line', (line) => {
     if (command.cmd === 'edit') {
       if (!closing) onEdit(command)
     } else if (command.cmd === 'report') {
-      const docs = {}
-      for (const [name, handle] of handles) docs[name] = summarize(handle.doc)
-      out({ type: 'report', id: command.id, docs })
+      report().then(
+        (docs) => out({ type: 'report', id: command.id, docs }),
+        (err) => out({ type: 'error', id: command.id, message: String(err?.stack ?? err) }),
+      )
     } else if (command.cmd === 'close') {
       closing = true
       replica.close().then(() => {

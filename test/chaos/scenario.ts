@@ -79,6 +79,8 @@ export async function runScenario(
     relays: options.relays ?? 3,
     devices: options.devices ?? 3,
     docs: options.docs ?? 24,
+    deviceBackoff: options.deviceBackoff,
+    relayArgs: options.relayArgs,
   })
   let reference = cluster.relays[0]!.name
   const nemesis = new Nemesis(cluster, rng.fork())

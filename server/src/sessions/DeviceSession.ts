@@ -20,6 +20,7 @@ import { changedSince, matchingDocs } from './roundListing.js'
 import { type DocFrame, SessionDocs, type SessionDocsContext, type SessionDocsOwner } from './SessionDocs.js'
 import { SessionGrants } from './SessionGrants.js'
 import { anyPattern, checkPatterns, MAX_SESSION_PATTERNS } from './sessionPatterns.js'
+import { WelcomeGate } from './WelcomeGate.js'
 
 /** Entries per `changes` page. */
 const PAGE_ENTRIES = 256
@@ -60,6 +61,7 @@ export class DeviceSession implements SessionDocsOwner {
   readonly #docs: SessionDocs
   #hello = false
   #welcomed: Promise<void> | null = null
+  readonly #welcomeGate = new WelcomeGate()
   #rounds: Promise<void> = Promise.resolve()
   #round = 0
   #roundsRunning = 0
@@ -207,6 +209,7 @@ export class DeviceSession implements SessionDocsOwner {
             seq: head,
             resumed,
           })
+          for (const frame of this.#welcomeGate.open()) this.deliver(frame)
           welcomed()
           const wants = async (name: string) => matches(name) && (await this.grants(name))
           return {
@@ -310,7 +313,7 @@ export class DeviceSession implements SessionDocsOwner {
 
   /** Sends a live update frame (already encoded) of a document this session replicates. */
   deliver(frame: Uint8Array): void {
-    if (this.#closed) return
+    if (this.#closed || this.#welcomeGate.hold(frame)) return
     this.host.metrics.updatesOut.inc()
     this.sendFrame(frame)
   }
