@@ -23,13 +23,6 @@ export interface CatalogEntry {
 
 const CATALOG_PAGE = 256
 
-/** Counts the documents stored (their meta records), once at open. */
-export async function countDocs(db: AnyLevel): Promise<number> {
-  let docCount = 0
-  for await (const _ of db.keys<string>({ ...metaRange(), keyEncoding: 'utf8' })) docCount++
-  return docCount
-}
-
 /**
  * The list of all documents with their digests, read from the meta records, so that anti-entropy
  * need not read every document. Stale digests are computed one document at a time (and written

@@ -3,6 +3,7 @@
  *
  * ```
  * s:id                              the store id
+ * s:docs                            how many documents are stored (so opening need not count them)
  * m:<doc>                           per-document meta (counts, sizes, cached digest)
  * d:<doc>\0s                        the document's compacted snapshot
  * d:<doc>\0l<session><counter>      one log record (one Yjs update); `@<time>` follows (history/receiveTime.ts)
@@ -25,6 +26,9 @@
 
 /** Key of the store id record. */
 export const STORE_ID_KEY = 's:id'
+
+/** Key of the document count record (kept by every commit that creates or drops documents). */
+export const DOC_COUNT_KEY = 's:docs'
 
 const META = 'm:'
 const DATA = 'd:'

@@ -82,6 +82,23 @@ export function runChangeFeedConformance(name: string, setup: () => Promise<Stor
       expect(await listed({ prefix: 'q' })).toEqual([])
     })
 
+    it('keeps the document count in a record of its own, across reopen, creations and purges', async () => {
+      const update = typeInto(editor(1), 1)[0]!
+      for (const n of ['a', 'b', 'c']) await store.append(n, update)
+      await store.append('a', update)
+      expect(store.docCount).toBe(3)
+      await store.purgeDocument('b')
+      expect(store.docCount).toBe(2)
+      await store.close()
+      // Opening reads the record instead of counting: it must hold the count the commits left.
+      await env.db.open()
+      const raw = await env.db.get('s:docs', { keyEncoding: 'utf8', valueEncoding: 'view' })
+      expect(raw).toBeDefined()
+      store = await DocStore.open(env.db)
+      expect(store.docCount).toBe(2)
+      expect((await collect(store.catalog())).map((e) => e.name)).toEqual(['a', 'c'])
+    })
+
     it('keeps local state durable across reopen, out of the catalog and the change feed', async () => {
       expect(await store.getLocal('checkpoint/r1')).toBeNull()
       await store.putLocal('checkpoint/r1', new Uint8Array([1, 2, 3]))

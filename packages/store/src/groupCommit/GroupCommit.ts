@@ -1,6 +1,7 @@
 import { ErrorCode, RhizomeError } from '@rhizome/protocol'
 import { encodeChecked } from '../checksum.js'
-import { changeKey, metaKey } from '../keys.js'
+import { encodeDocCount } from '../docCount.js'
+import { changeKey, DOC_COUNT_KEY, metaKey } from '../keys.js'
 import type { MetaCache, MetaEntry } from '../MetaCache.js'
 import { clearSummary, countLogRecord, decodeMetaRecord, emptyMeta } from '../meta.js'
 import { type AnyLevel, RAW, rebuildMeta, SYNC_BATCH } from '../records.js'
@@ -175,6 +176,8 @@ export class GroupCommit {
     for (const job of jobs) await job.run(batch)
     for (const name of batch.markedCorrupt) if (await batch.meta(name)) batch.touch(name)
     const changeSeq = await this.#stageChanges(batch)
+    const docCount = this.#docCount + batch.created.size - batch.dropped.size
+    if (docCount !== this.#docCount) batch.put(DOC_COUNT_KEY, encodeDocCount(docCount))
     const ops = batch.operations()
     if (ops.length > 0) {
       if (this.#db.status !== 'open') throw new RhizomeError(ErrorCode.STORE_CLOSED, 'the database is closed')
@@ -182,7 +185,7 @@ export class GroupCommit {
     }
     batch.install()
     this.#changeSeq = changeSeq
-    this.#docCount += batch.created.size - batch.dropped.size
+    this.#docCount = docCount
     for (const name of batch.markedCorrupt) this.#quarantined.add(name)
     for (const name of batch.repaired) this.#quarantined.delete(name)
     this.#options.onCommit?.({ ms: performance.now() - started, ops: jobs.length, docs: names.size })
