@@ -54,6 +54,7 @@ describe('pnpm bench (BENCH_QUICK=1)', () => {
         'idleDocs',
         'manyRooms',
         'recovery',
+        'startup',
       ].sort(),
     )
     expect(Object.keys(report.correctness).length).toBeGreaterThanOrEqual(10)

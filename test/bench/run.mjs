@@ -19,6 +19,7 @@ import * as httpApi from './scenarios/httpApi.mjs'
 import * as idleDocs from './scenarios/idleDocs.mjs'
 import * as manyRooms from './scenarios/manyRooms.mjs'
 import * as recovery from './scenarios/recovery.mjs'
+import * as startup from './scenarios/startup.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const SCENARIOS = {
@@ -31,6 +32,7 @@ const SCENARIOS = {
   history,
   httpApi,
   deviceSync,
+  startup,
 }
 const env = process.env
 const quick = env.BENCH_QUICK === '1'

@@ -233,6 +233,25 @@ export function rows(report) {
       ),
     )
   }
+  if (s.startup?.results.large) {
+    const r = s.startup.results
+    const p = s.startup.params
+    out.push(
+      row(
+        'Start-up',
+        `/healthz after start over ${fmt(p.large)} stored docs (median of ${p.starts})`,
+        r.large.medianMs,
+        r.small.medianMs,
+        `the same relay over ${fmt(p.small)} docs`,
+        {
+          unit: 'ms',
+          better: 'lower',
+          target: '<= 1.5x the small store',
+          meets: (_ratio, a, b) => a <= 1.5 * b,
+        },
+      ),
+    )
+  }
   out.push(...deviceSyncRows(s.deviceSync, row))
   if (s.idleDocs) {
     const r = s.idleDocs.results
