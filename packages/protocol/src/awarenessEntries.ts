@@ -1,6 +1,7 @@
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { ErrorCode, RhizomeError } from './errors.js'
+import { readSafeVarUint } from './wireReads.js'
 
 /**
  * One client's entry in a y-protocols/awareness update, the payload of an AWARENESS message
@@ -16,11 +17,7 @@ function malformed(detail: string, cause?: unknown): RhizomeError {
   return new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, `malformed awareness update: ${detail}`, { cause })
 }
 
-function readSafeVarUint(d: decoding.Decoder): number {
-  const n = decoding.readVarUint(d)
-  if (!Number.isSafeInteger(n)) throw malformed('varint out of range')
-  return n
-}
+const readSafe = (d: decoding.Decoder) => readSafeVarUint(d, malformed)
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
@@ -29,7 +26,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
  * buffer) or bytes that are not UTF-8 are malformed.
  */
 function readString(d: decoding.Decoder): string {
-  const len = readSafeVarUint(d)
+  const len = readSafe(d)
   if (len > d.arr.length - d.pos) throw malformed('string past the end of the update')
   try {
     return utf8.decode(decoding.readUint8Array(d, len))
@@ -67,12 +64,12 @@ export function decodeAwarenessEntries(update: Uint8Array): AwarenessEntry[] {
   const d = decoding.createDecoder(update)
   const entries: AwarenessEntry[] = []
   try {
-    const count = readSafeVarUint(d)
+    const count = readSafe(d)
     // Each entry takes at least three bytes: a count past that is a lie, refused before looping.
     if (count > (update.length - d.pos) / 3) throw malformed(`${count} entries cannot fit`)
     for (let i = 0; i < count; i++) {
-      const clientID = readSafeVarUint(d)
-      const clock = readSafeVarUint(d)
+      const clientID = readSafe(d)
+      const clock = readSafe(d)
       entries.push({ clientID, clock, state: readString(d) })
     }
   } catch (err) {

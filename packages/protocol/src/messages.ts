@@ -1,6 +1,7 @@
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { ErrorCode, RhizomeError } from './errors.js'
+import { readLengthPrefixed, readSafeVarUint } from './wireReads.js'
 
 /** Top-level message types of docs/PROTOCOL.md section 3 (`varUint type` then payload). */
 export const MessageType = {
@@ -93,19 +94,8 @@ function malformed(detail: string, cause?: unknown): RhizomeError {
   return new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, `malformed message: ${detail}`, { cause })
 }
 
-/** Reads a varUint that must fit a safe integer; lib0 silently loses precision past 2^53. */
-function readSafeVarUint(d: decoding.Decoder): number {
-  const n = decoding.readVarUint(d)
-  if (!Number.isSafeInteger(n)) throw malformed('varint out of range')
-  return n
-}
-
-/** Reads a length-prefixed byte array, refusing a length past the end before allocating anything. */
-function readBytes(d: decoding.Decoder): Uint8Array {
-  const len = readSafeVarUint(d)
-  if (len > d.arr.length - d.pos) throw malformed('length prefix past the end of the frame')
-  return decoding.readUint8Array(d, len)
-}
+const readSafe = (d: decoding.Decoder) => readSafeVarUint(d, malformed)
+const readBytes = (d: decoding.Decoder) => readLengthPrefixed(d, malformed)
 
 /**
  * Decodes one frame. Strict: unknown types, truncated payloads and trailing bytes all raise
@@ -115,10 +105,10 @@ export function decodeMessage(frame: Uint8Array): Message {
   const d = decoding.createDecoder(frame)
   let message: Message
   try {
-    const type = readSafeVarUint(d)
+    const type = readSafe(d)
     switch (type) {
       case MessageType.SYNC: {
-        const step = readSafeVarUint(d)
+        const step = readSafe(d)
         const payload = readBytes(d)
         if (step === SyncStep.STEP1) message = { type: 'sync-step1', stateVector: payload }
         else if (step === SyncStep.STEP2) message = { type: 'sync-step2', update: payload }
@@ -130,7 +120,7 @@ export function decodeMessage(frame: Uint8Array): Message {
         message = { type: 'awareness', update: readBytes(d) }
         break
       case MessageType.AUTH: {
-        const kind = readSafeVarUint(d)
+        const kind = readSafe(d)
         if (kind !== 0) throw malformed(`unknown auth message ${kind}`)
         message = { type: 'auth-denied', reason: decoding.readVarString(d) }
         break
@@ -139,7 +129,7 @@ export function decodeMessage(frame: Uint8Array): Message {
         message = { type: 'query-awareness' }
         break
       case MessageType.ACK:
-        message = { type: 'ack', n: readSafeVarUint(d), copies: readSafeVarUint(d) }
+        message = { type: 'ack', n: readSafe(d), copies: readSafe(d) }
         break
       default:
         throw malformed(`unknown message type ${type}`)

@@ -1,6 +1,7 @@
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { ErrorCode, RhizomeError } from './errors.js'
+import { readCount, readLengthPrefixed, readSafeVarUint } from './wireReads.js'
 
 /** Version of the device-session protocol spoken on `/_session` (docs/PROTOCOL.md section 7.2). */
 export const SESSION_PROTOCOL_VERSION = 1
@@ -163,25 +164,9 @@ function malformed(detail: string, cause?: unknown): RhizomeError {
   return new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, `malformed session message: ${detail}`, { cause })
 }
 
-/** Reads a varUint that must fit a safe integer; lib0 silently loses precision past 2^53. */
-function uint(d: decoding.Decoder): number {
-  const n = decoding.readVarUint(d)
-  if (!Number.isSafeInteger(n)) throw malformed('varint out of range')
-  return n
-}
-
-function bytes(d: decoding.Decoder): Uint8Array {
-  const len = uint(d)
-  if (len > d.arr.length - d.pos) throw malformed('length prefix past the end of the frame')
-  return decoding.readUint8Array(d, len)
-}
-
-function count(d: decoding.Decoder): number {
-  const n = uint(d)
-  // Every element takes at least one byte: a count past the frame's end is a lie.
-  if (n > d.arr.length - d.pos) throw malformed('element count past the end of the frame')
-  return n
-}
+const uint = (d: decoding.Decoder) => readSafeVarUint(d, malformed)
+const bytes = (d: decoding.Decoder) => readLengthPrefixed(d, malformed)
+const count = (d: decoding.Decoder) => readCount(d, malformed)
 
 function readPatterns(d: decoding.Decoder): string[] {
   const n = count(d)
