@@ -28,9 +28,18 @@ async function typeAtEnd(page: Page, text: string): Promise<void> {
   await page.keyboard.type(text, { delay: 5 })
 }
 
-/** The current editor's text, lines joined with newlines (exactly the note's Y.Text). */
+/**
+ * The current editor's text exactly (lines joined with newlines, as in the note's Y.Text), without
+ * the remote carets y-codemirror.next draws inside the lines.
+ */
 async function editorLines(page: Page): Promise<string> {
-  return (await page.locator('.cm-line').allInnerTexts()).join('\n')
+  return page.evaluate(() =>
+    Array.from(document.querySelectorAll('.cm-content .cm-line'), (line) => {
+      const copy = line.cloneNode(true) as HTMLElement
+      for (const caret of copy.querySelectorAll('.cm-ySelectionCaret')) caret.remove()
+      return copy.textContent ?? ''
+    }).join('\n'),
+  )
 }
 
 async function openNoteTitled(page: Page, title: string): Promise<void> {
