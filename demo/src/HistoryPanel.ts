@@ -5,7 +5,7 @@ import { fetchRestorePoints, fetchTextAt, type RestorePoint, revertTo } from './
 const POLL_MS = 2000
 /** Points whose text is fetched for a preview (newest first): enough to find the one to restore. */
 const PREVIEWS = 12
-const PREVIEW_CHARS = 90
+const PREVIEW_CHARS = 140
 
 const keyOf = (p: RestorePoint) => `${p.relay}:${p.at}`
 
@@ -164,11 +164,18 @@ export class HistoryPanel {
             'div',
             { class: 'history-when' },
             h('time', { datetime: new Date(point.at).toISOString() }, timeOf(point.at)),
-            h('span', { class: 'history-bytes' }, i === 0 ? 'current version' : `${point.bytes} B`),
+            h(
+              'span',
+              { class: 'history-bytes', title: 'Update bytes the relay received in that minute' },
+              i === 0 ? 'current version' : `${point.bytes} B`,
+            ),
           ),
           h(
             'p',
-            { class: `history-preview ${preview === '' ? 'empty' : ''}`, 'data-testid': 'history-preview' },
+            {
+              class: `history-preview ${preview?.trim() === '' ? 'is-empty' : ''}`,
+              'data-testid': 'history-preview',
+            },
             preview === undefined ? '…' : preview === null ? '(preview unavailable)' : previewOf(preview),
           ),
           i === 0

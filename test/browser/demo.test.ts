@@ -36,7 +36,7 @@ async function editorLines(page: Page): Promise<string> {
   return page.evaluate(() =>
     Array.from(document.querySelectorAll('.cm-content .cm-line'), (line) => {
       const copy = line.cloneNode(true) as HTMLElement
-      for (const caret of copy.querySelectorAll('.cm-ySelectionCaret')) caret.remove()
+      for (const caret of Array.from(copy.querySelectorAll('.cm-ySelectionCaret'))) caret.remove()
       return copy.textContent ?? ''
     }).join('\n'),
   )
