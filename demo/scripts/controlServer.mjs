@@ -1,5 +1,6 @@
 import { createServer } from 'node:http'
 import { relayCatalogs } from './relayCatalogs.mjs'
+import { serveRelayDocApi } from './relayDocApi.mjs'
 
 /**
  * The supervisor's control endpoint, for the demo's chaos panel (through the Vite proxy at /api).
@@ -15,6 +16,8 @@ import { relayCatalogs } from './relayCatalogs.mjs'
  * - `POST /api/relays/:n/kill|wipe|restart` one relay (1-based)
  * - `POST /api/outage`                     kill and wipe every relay ("the 2009 outage")
  * - `POST /api/restart-all`                start every relay that is down
+ * - `/api/history`, `/api/version`, `/api/revert`, `/api/doc` a note's history, revert and delete
+ *   through the relays' document API (see relayDocApi.mjs)
  *
  * @param {import('./RelaySupervisor.mjs').RelaySupervisor} supervisor
  * @param {{ port: number, info: () => object }} options
@@ -51,6 +54,7 @@ export function startControlServer(supervisor, { port, info }) {
       send(res, 200, { relays: await relayCatalogs(supervisor, prefix) })
       return
     }
+    if (await serveRelayDocApi(supervisor, req, res, new URL(req.url ?? '/', 'http://control'))) return
     if (req.method !== 'POST') {
       send(res, 405, { error: 'METHOD', message: 'GET /api/state or POST an action' })
       return

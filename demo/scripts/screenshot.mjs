@@ -2,7 +2,9 @@
 // Updates the README screenshot (docs/screenshot.png): starts the demo on free ports with temp
 // data, creates 1,000 notes through a relay's HTTP API, has two browsers write a note together,
 // kills one relay from the chaos panel, and takes the picture. Needs Debian's chromium (/usr/bin/chromium) and built packages (`pnpm build`).
-//   node demo/scripts/screenshot.mjs [--out docs/screenshot.png]
+//   node demo/scripts/screenshot.mjs [--out docs/screenshot.png] [--notes N]
+// `--history` pictures the history panel instead: a bad client wipes the note, and its timeline
+// (newest first, with a preview of each version) is open beside it.
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
@@ -28,6 +30,7 @@ const { values } = parseArgs({
   options: {
     out: { type: 'string', default: 'docs/screenshot.png' },
     notes: { type: 'string', default: '1000' },
+    history: { type: 'boolean', default: false },
   },
 })
 const NOTES = Number(values.notes)
@@ -147,14 +150,32 @@ try {
   )
   await type(grace, '\nDay 2: tram 28, Belém, pastéis')
   await type(ada, '\nMuseums: Gulbenkian')
-  await ada.getByTestId('kill-2').click()
-  await until(
-    'relay-2 offline',
-    async () => (await ada.getByTestId('relay-state-2').textContent()) === 'offline',
-  )
-  await type(ada, ', Tile museum')
-  await until('two copies', async () => (await ada.getByTestId('copies').textContent()) === '2')
-  await until('the other cursor', async () => (await ada.locator('.cm-ySelectionInfo').count()) > 0)
+  if (values.history) {
+    await until('three copies', async () => (await ada.getByTestId('copies').textContent()) === '3')
+    await ada.getByTestId('wipe-note').click()
+    await until(
+      'the wipe on the second browser',
+      async () => (await grace.getByTestId('note-title').textContent()) === 'Untitled',
+    )
+    await ada.getByTestId('history-toggle').click()
+    await until(
+      'the timeline with the version before the wipe',
+      async () => (await ada.getByTestId('history-point').filter({ hasText: 'Trip to Lisbon' }).count()) > 0,
+    )
+    await until(
+      'previews',
+      async () => !(await ada.getByTestId('history-preview').allInnerTexts()).includes('…'),
+    )
+  } else {
+    await ada.getByTestId('kill-2').click()
+    await until(
+      'relay-2 offline',
+      async () => (await ada.getByTestId('relay-state-2').textContent()) === 'offline',
+    )
+    await type(ada, ', Tile museum')
+    await until('two copies', async () => (await ada.getByTestId('copies').textContent()) === '2')
+    await until('the other cursor', async () => (await ada.locator('.cm-ySelectionInfo').count()) > 0)
+  }
   await ada.mouse.move(0, 0)
   await mkdir(dirname(out), { recursive: true })
   await ada.screenshot({ path: out })

@@ -2,7 +2,9 @@ import type { DocHandle, Replica } from '@rhizome/client'
 import type * as Y from 'yjs'
 import { buildLayout, type LayoutSlots } from './appLayout.js'
 import { ChaosPanel } from './ChaosPanel.js'
+import { DeleteNoteButton } from './DeleteNoteButton.js'
 import { h, replace } from './dom.js'
+import { HistoryPanel } from './HistoryPanel.js'
 import { type Identity, saveIdentity } from './identity.js'
 import type { NetworkGate } from './NetworkGate.js'
 import { NoteEditor, setPresence } from './NoteEditor.js'
@@ -13,6 +15,7 @@ import { NOTES_PREFIX, newNoteId, noteDocName, titleOf } from './notes.js'
 import { RelayCoverage } from './RelayCoverage.js'
 import { ReplicasPanel } from './ReplicasPanel.js'
 import { fetchSupervisorState, type SupervisorState } from './supervisorApi.js'
+import { WipeNoteButton } from './WipeNoteButton.js'
 import { WELCOME_TEXT } from './welcome.js'
 
 /** A drop in copies is shown only if it lasts this long: every keystroke dips until its ACK. */
@@ -54,6 +57,9 @@ export class App {
   private copiesTimer: ReturnType<typeof setTimeout> | null = null
   private readonly replicas = new ReplicasPanel()
   private readonly chaos: ChaosPanel
+  private readonly history = new HistoryPanel()
+  private readonly wipe = new WipeNoteButton(() => this.history.remember())
+  private readonly deleteButton = new DeleteNoteButton()
   private readonly coverage = new RelayCoverage(NOTES_PREFIX)
   private readonly listView = new NoteListView((id) => {
     void this.select(id).then(() => this.editor?.focus())
@@ -68,17 +74,24 @@ export class App {
     private readonly identity: Identity,
     private readonly slot: number,
   ) {
-    this.chaos = new ChaosPanel(gate, () => this.pollSupervisor())
+    this.chaos = new ChaosPanel(gate, () => this.pollSupervisor(), this.wipe.el)
     gate.onChange(() => this.renderChrome())
   }
 
   /** Builds the page, shows the notes in the local store and starts polling. */
   async start(supervisor: SupervisorState | null): Promise<void> {
     this.supervisor = supervisor
-    this.el = buildLayout(this.root, this.identity, this.listView.el, [this.replicas.el, this.chaos.el], {
-      newNote: () => this.createNote(''),
-      rename: (name) => this.rename(name),
-    })
+    this.el = buildLayout(
+      this.root,
+      this.identity,
+      this.listView.el,
+      [this.replicas.el, this.history.el, this.chaos.el],
+      {
+        newNote: () => this.createNote(''),
+        rename: (name) => this.rename(name),
+      },
+    )
+    this.el.noteActions.append(this.deleteButton.el)
     this.list.onChange(() => this.listOnChange())
     this.replica.on('status', () => this.renderChrome())
     window.addEventListener('hashchange', () => void this.select(this.idFromHash()))
@@ -139,6 +152,8 @@ export class App {
       id === null ? 'No notes yet. Create one with “+ New note”.' : 'Opening the note from this device…',
     )
     this.renderAll()
+    this.history.show(id === null ? null : noteDocName(id))
+    this.deleteButton.setNote(id === null ? null : noteDocName(id))
     if (id === null) return
     await this.closing
     const handle = await this.replica.open(noteDocName(id))
@@ -147,6 +162,7 @@ export class App {
     replace(this.el!.empty)
     this.editor = new NoteEditor(this.el!.editor, this.note.text, handle.awareness, this.identity)
     this.shownCopies = handle.copies
+    this.wipe.setNote(handle)
     this.renderAll()
   }
 
@@ -154,6 +170,7 @@ export class App {
   private closeNote(): void {
     this.editor?.destroy()
     this.editor = null
+    this.wipe.setNote(null)
     const note = this.note
     this.note = null
     if (note === null) return
@@ -188,6 +205,7 @@ export class App {
       if (this.note === note) this.renderTitle()
     })
     handle.on('status', (status) => {
+      if (status.deleted === true) return this.noteDeleted(note)
       if (status.copies > 0) note.pending = 0
       if (this.note !== note) return
       this.renderReplicas()
@@ -199,6 +217,15 @@ export class App {
       this.renderList()
     })
     return note
+  }
+
+  /** The relays deleted the open note (on any device): it leaves the list and the editor. */
+  private noteDeleted(note: OpenNote): void {
+    this.list.deleted(note.id)
+    if (this.note !== note) return
+    this.closeNote()
+    this.current = null
+    this.listOnChange()
   }
 
   private showEmpty(text: string): void {

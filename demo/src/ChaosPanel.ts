@@ -17,6 +17,8 @@ export class ChaosPanel {
   constructor(
     private readonly gate: NetworkGate,
     private readonly afterAction: () => Promise<void>,
+    /** Chaos for the open note (see WipeNoteButton); works without the supervisor. */
+    private readonly noteChaos: HTMLElement,
   ) {
     this.body = h('div', { class: 'panel-body' })
     this.el = h(
@@ -44,6 +46,7 @@ export class ChaosPanel {
     if (state === null) {
       replace(
         this.body,
+        this.noteChaos,
         network,
         h(
           'p',
@@ -104,6 +107,7 @@ export class ChaosPanel {
           'wide',
         ),
         network,
+        this.noteChaos,
       ),
       this.error ? h('p', { class: 'error', role: 'alert' }, this.error) : null,
       events.length > 0 ? h('ol', { class: 'events', 'aria-label': 'Recent events' }, ...events) : null,

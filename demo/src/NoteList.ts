@@ -26,6 +26,8 @@ export class NoteList {
   readonly #listeners = new Set<() => void>()
   /** Titles of open notes come from their live Y.Text, never from the store. */
   readonly #live = new Set<string>()
+  /** Notes deleted on the relays: left out even while the store still purges them. */
+  readonly #deleted = new Set<string>()
   #titleQueue: string[] = []
   #readingTitles = false
   #changeTimer: ReturnType<typeof setTimeout> | null = null
@@ -65,6 +67,13 @@ export class NoteList {
     this.#changed()
   }
 
+  /** The relays deleted the note: it leaves the list for good (names are never reused). */
+  deleted(id: string): void {
+    this.#deleted.add(id)
+    this.#live.delete(id)
+    if (this.#entries.delete(id)) this.#changed()
+  }
+
   /** The note was closed: its title is read from the store again when it changes. */
   notLive(id: string): void {
     this.#live.delete(id)
@@ -79,6 +88,7 @@ export class NoteList {
     let changed = false
     for await (const { name, digest } of this.replica.store.catalog({ prefix: NOTES_PREFIX })) {
       const id = noteIdOf(name)
+      if (this.#deleted.has(id)) continue
       seen.add(id)
       const had = this.#entries.has(id)
       const entry = this.#add(id, digest)

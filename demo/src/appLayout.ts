@@ -5,6 +5,8 @@ import type { Identity } from './identity.js'
 export interface LayoutSlots {
   title: HTMLElement
   presence: HTMLElement
+  /** Buttons acting on the open note, beside its title. */
+  noteActions: HTMLElement
   editor: HTMLElement
   empty: HTMLElement
   pill: HTMLElement
@@ -33,6 +35,7 @@ export function buildLayout(
   const slots: LayoutSlots = {
     title: h('h1', { class: 'note-title', 'data-testid': 'note-title' }),
     presence: h('div', { class: 'presence', 'data-testid': 'presence', 'aria-label': 'People on this note' }),
+    noteActions: h('div', { class: 'note-actions-slot' }),
     editor: h('div', { class: 'editor' }),
     empty: h('div', { class: 'empty' }),
     pill: h('div', { class: 'net-pill', 'data-testid': 'net-pill', role: 'status' }),
@@ -84,7 +87,7 @@ export function buildLayout(
   const editorPane = h(
     'section',
     { class: 'editor-pane' },
-    h('div', { class: 'note-head' }, slots.title, slots.presence),
+    h('div', { class: 'note-head' }, slots.title, slots.presence, slots.noteActions),
     slots.editor,
     slots.empty,
   )

@@ -7,6 +7,7 @@ import { catalogOf } from '../support/catalog.mjs'
 import { postNotes } from './support/bulkNotes.js'
 import { type BrowserSession, chromiumAvailable, launchSession, requireChromium } from './support/chromium.js'
 import { type DemoServer, startDemo } from './support/demoServer.js'
+import { relayText, relayTombstones } from './support/relayDocs.js'
 
 const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), '../artifacts')
 /** A WebSocket to a relay the test killed fails by design; Chromium logs that as a console error. */
@@ -25,6 +26,20 @@ async function typeAtEnd(page: Page, text: string): Promise<void> {
   await page.locator('.cm-content').click()
   await page.keyboard.press('Control+End')
   await page.keyboard.type(text, { delay: 5 })
+}
+
+/**
+ * The current editor's text exactly (lines joined with newlines, as in the note's Y.Text), without
+ * the remote carets y-codemirror.next draws inside the lines.
+ */
+async function editorLines(page: Page): Promise<string> {
+  return page.evaluate(() =>
+    Array.from(document.querySelectorAll('.cm-content .cm-line'), (line) => {
+      const copy = line.cloneNode(true) as HTMLElement
+      for (const caret of Array.from(copy.querySelectorAll('.cm-ySelectionCaret'))) caret.remove()
+      return copy.textContent ?? ''
+    }).join('\n'),
+  )
 }
 
 async function openNoteTitled(page: Page, title: string): Promise<void> {
@@ -161,6 +176,61 @@ describe.skipIf(!chromiumAvailable())('demo app in Chromium', () => {
 
     for (const s of sessions) expect(s.errors).toEqual([])
   })
+
+  it('a bad client wipes a note: the timeline restores the exact text everywhere; Delete removes it from every device and relay', async () => {
+    const http = demo.relays.map((u) => u.replace(/^ws:/, 'http:'))
+    const text = '# Lab notebook\nSample 7: pH 6.8 at 21 C, stable'
+    await a.page.getByTestId('new-note').click()
+    await expect.poll(() => a.page.getByTestId('note-title').textContent(), POLL).toBe('Untitled')
+    await typeAtEnd(a.page, text)
+    await expect.poll(() => editorLines(a.page), POLL).toBe(text)
+    await expect.poll(() => a.page.getByTestId('copies').textContent(), POLL).toBe('3')
+    const item = a.page.getByTestId('note-item').filter({ hasText: 'Lab notebook' })
+    const name = `demo/notes/${await item.getAttribute('data-note-id')}`
+    for (const url of http) await expect.poll(() => relayText(url, name), POLL).toBe(text)
+
+    const e = await session()
+    await e.page.goto(demo.web)
+    await openNoteTitled(e.page, 'Lab notebook')
+    await expect.poll(() => editorLines(e.page), POLL).toBe(text)
+
+    // The bad client: every item of the note deleted through A's handle, replicated like an edit.
+    await a.page.getByTestId('wipe-note').click()
+    await expect.poll(() => editorLines(e.page), POLL).toBe('')
+    await expect.poll(() => e.page.getByTestId('note-title').textContent(), POLL).toBe('Untitled')
+    for (const url of http) await expect.poll(() => relayText(url, name), POLL).toBe('')
+
+    await a.page.getByTestId('history-toggle').click()
+    const points = a.page.getByTestId('history-point')
+    // Newest first: the wipe (the current version, empty), then the last version with the text.
+    await expect.poll(() => points.first().getByTestId('history-preview').textContent(), POLL).toBe('(empty)')
+    const before = points.filter({ hasText: 'Lab notebook · Sample 7: pH 6.8 at 21 C, stable' }).first()
+    await expect.poll(() => before.count(), POLL).toBe(1)
+    await before.getByTestId('restore-version').click()
+    await expect
+      .poll(() => a.page.getByTestId('history-message').textContent(), POLL)
+      .toMatch(/^Restored the version of/)
+    await expect.poll(() => editorLines(a.page), POLL).toBe(text)
+    await expect.poll(() => editorLines(e.page), POLL).toBe(text)
+    for (const url of http) await expect.poll(() => relayText(url, name), POLL).toBe(text)
+    await expect.poll(() => e.page.getByTestId('note-title').textContent(), POLL).toBe('Lab notebook')
+
+    await a.page.getByTestId('delete-note').click()
+    await a.page.getByTestId('delete-note-confirm').click()
+    for (const page of [a.page, e.page]) {
+      await expect
+        .poll(() => page.getByTestId('note-item').filter({ hasText: 'Lab notebook' }).count(), POLL)
+        .toBe(0)
+      await expect.poll(() => page.getByTestId('note-title').textContent(), POLL).not.toBe('Lab notebook')
+    }
+    for (const url of http) {
+      await expect.poll(async () => (await catalogOf(url)).has(name), POLL).toBe(false)
+      await expect.poll(() => relayTombstones(url), POLL).toContain(name)
+      expect(await relayText(url, name)).toBeNull()
+    }
+    expect(a.errors).toEqual([])
+    expect(e.errors).toEqual([])
+  }, 90_000)
 
   it(`${BULK} notes: one WebSocket per relay, none failed, every note on 3/3 relays, the editor binding live`, async () => {
     const http = demo.relays.map((u) => u.replace(/^ws:/, 'http:'))
