@@ -65,8 +65,10 @@ describe('background scrubber', () => {
     await eventually(async () => (await metric(b.httpUrl, 'rhizome_scrub_corrupt_total')) >= 1, {
       what: 'the scrubber to count the damaged document',
     })
-    expect(b.log.some((l) => /scrub: document has corrupt records/.test(l) && l.includes('doc/00017'))).toBe(
-      true,
+    // The log line is written asynchronously (pino): wait for it rather than race the metric.
+    await eventually(
+      () => b.log.some((l) => /scrub: document has corrupt records/.test(l) && l.includes('doc/00017')),
+      { what: 'the scrubber to log the damaged document' },
     )
     await eventually(async () => (await metric(b.httpUrl, 'rhizome_scrub_passes_total')) >= 1, {
       what: 'a complete scrub pass',
