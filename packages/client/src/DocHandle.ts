@@ -4,48 +4,14 @@ import { ObservableV2 } from 'lib0/observable'
 import { Awareness, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness'
 import type * as Y from 'yjs'
 import type { DocLink } from './DocLink.js'
+import { DocWaiters, type WaitOptions } from './DocWaiters.js'
 import { combinedCopies } from './DurabilityTracker.js'
+import { type DocStatus, type RelayStatus, relayStatus, statusKey } from './docStatus.js'
+import { LocalAppends } from './LocalAppends.js'
 import type { SessionDoc, SessionSync } from './SessionSync.js'
 
-/**
- * Where one relay stands for one open document:
- * - `connecting` / `offline` / `duplicate`: the replica's session with that relay is in that state
- *   (after `replica.disconnect()`: `offline`, with `disconnected: true` in the {@link RelayStatus});
- * - `syncing`: the session is up; this document's state is being exchanged;
- * - `synced`: both sides exchanged their state; live updates flow;
- * - `refused`: the relay refused the session (4400-4499) or this document (4403).
- */
-export type RelayState = 'connecting' | 'syncing' | 'synced' | 'offline' | 'refused' | 'duplicate'
-
-/** One relay in a {@link DocStatus}. */
-export interface RelayStatus {
-  /** The relay's base URL as given to `openReplica`. */
-  url: string
-  /** Where this relay stands for the document; see {@link RelayState}. */
-  state: RelayState
-  /** Relay stores this relay says durably hold the whole local state (0: not known to hold it). */
-  copies: number
-  /** The last failure on this relay or of this document there; cleared once synced again. */
-  error?: RhizomeError
-  /** The close code of the last socket the relay closed, or the code the relay refused this document with. */
-  closeCode?: number
-  /** `true` while the app keeps the replica disconnected (`replica.disconnect()`); absent otherwise. */
-  disconnected?: boolean
-}
-
-/** What `handle.on('status', ...)` reports: every relay, and the copies of the whole local state. */
-export interface DocStatus {
-  /** Every relay of the replica, in the order of `openReplica({ relays })`. */
-  relays: RelayStatus[]
-  /** Relay stores that durably hold the whole local replica right now (see {@link DocHandle.copies}). */
-  copies: number
-  /**
-   * `true` once the relays deleted the document (docs/PROTOCOL.md sections 7.1 and 9): it left the
-   * local store, edits on `doc` are neither stored nor sent, every relay reports `offline`. Absent
-   * otherwise.
-   */
-  deleted?: boolean
-}
+export type { WaitOptions } from './DocWaiters.js'
+export type { DocStatus, RelayState, RelayStatus } from './docStatus.js'
 
 /** Events of a {@link DocHandle}. */
 export interface DocHandleEvents {
@@ -58,12 +24,6 @@ export interface DocHandleEvents {
    * once after opening, and again after every loss of all synced relays followed by a resync.
    */
   synced: () => void
-}
-
-/** Options of {@link DocHandle.whenDurable} and {@link DocHandle.whenSynced}. */
-export interface WaitOptions {
-  /** Reject with RhizomeError TIMEOUT after this many ms. Default: wait until the handle closes. */
-  timeout?: number
 }
 
 /** What a handle needs from its replica. @internal */
@@ -80,14 +40,6 @@ export interface DocHandleContext {
   onClose(handle: DocHandle): void
 }
 
-interface Waiter {
-  ready(): boolean
-  resolve(): void
-  reject(err: unknown): void
-  timer: ReturnType<typeof setTimeout> | null
-  done: boolean
-}
-
 /**
  * An open document: its `Y.Doc` backed by the local store, synced over the replica's one session
  * per relay (no socket of its own). Edits on `doc` (and updates from relays) are appended to the
@@ -101,26 +53,13 @@ export class DocHandle implements SessionDoc {
   readonly doc: Y.Doc
   /** Presence: one Awareness shared by every relay connection of this document. */
   readonly awareness: Awareness
-  private readonly store: DocStore
   private readonly sessions: readonly SessionSync[]
   private readonly links = new Map<SessionSync, DocLink>()
   private readonly events = new ObservableV2<DocHandleEvents>()
-  private readonly syncWaiters = new Set<Waiter>()
-  /**
-   * whenDurable waiters by `k`, in call order. Along one queue the target (local version and
-   * append) only grows, so readiness is monotone: settling pops a ready prefix and stops at the
-   * first waiter that is not ready, which keeps a burst of edits each awaiting durability linear.
-   */
-  private readonly durableQueues = new Map<number, Waiter[]>()
-  private readonly pendingAppends = new Set<Promise<void>>()
-  /** Appends issued so far; append i is number i (from 1). */
-  private appendsIssued = 0
-  /** Every append up to this number is durable in the local store. */
-  private appendsDone = 0
-  private readonly doneOutOfOrder = new Set<number>()
+  private readonly waiters = new DocWaiters()
+  private readonly appends: LocalAppends
   private readonly onClose: (handle: DocHandle) => void
   private localVersion: number
-  private storeError: RhizomeError | null = null
   private lastStatus = ''
   private wasSynced = false
   private deletedOnRelays = false
@@ -130,8 +69,13 @@ export class DocHandle implements SessionDoc {
   constructor(ctx: DocHandleContext) {
     this.name = ctx.name
     this.doc = ctx.doc
-    this.store = ctx.store
     this.onClose = ctx.onClose
+    this.appends = new LocalAppends(
+      ctx.store,
+      ctx.name,
+      () => this.waiters.settle(),
+      (err) => this.events.emit('error', [err]),
+    )
     this.localVersion = ctx.loaded ? 1 : 0
     this.deletedOnRelays = ctx.deleted === true
     // Registered before any provider's listener, so a frame sent for an update is counted with
@@ -168,20 +112,8 @@ export class DocHandle implements SessionDoc {
   }
 
   private relayStatus(sync: SessionSync): RelayStatus {
-    const session = sync.session.status
-    const link = this.links.get(sync)
-    let state: RelayState
-    if (this.closing !== null || this.deletedOnRelays) state = 'offline'
-    else if (link !== undefined) state = link.state
-    else if (session.state === 'syncing' || session.state === 'synced') state = 'syncing'
-    else state = session.state
-    const s: RelayStatus = { url: session.url, state, copies: link?.tracker.copiesAt(this.localVersion) ?? 0 }
-    const error = link?.error ?? session.error
-    if (error !== undefined && error !== null) s.error = error
-    if (link?.error) s.closeCode = link.refusedCode
-    else if (session.closeCode !== undefined) s.closeCode = session.closeCode
-    if (session.disconnected) s.disconnected = true
-    return s
+    const offline = this.closing !== null || this.deletedOnRelays
+    return relayStatus(sync.session.status, this.links.get(sync), offline, this.localVersion)
   }
 
   /** @internal The local version (see DurabilityTracker). */
@@ -234,8 +166,8 @@ export class DocHandle implements SessionDoc {
    * with RhizomeError TIMEOUT after `timeout` ms, and with STORE_CLOSED when the handle closes.
    */
   whenSynced(options: WaitOptions = {}): Promise<void> {
-    return this.wait(
-      this.syncWaiters,
+    if (this.isGone()) return this.goneError()
+    return this.waiters.untilSynced(
       () => {
         const relays = this.status.relays
         if (relays.some((r) => r.state === 'synced')) return true
@@ -258,25 +190,22 @@ export class DocHandle implements SessionDoc {
   whenDurable(k: number, options: WaitOptions = {}): Promise<void> {
     if (!Number.isInteger(k) || k < 0)
       throw new TypeError(`whenDurable needs a non-negative integer, got ${k}`)
+    if (this.isGone()) return this.goneError()
     const target = this.localVersion
-    const append = this.appendsIssued
+    const append = this.appends.issued
+    const appends = this.appends
     // Trackers of links that come later (a session welcomed after this call) count too.
     const trackers = () => [...this.links.values()].map((l) => l.tracker)
-    let queue = this.durableQueues.get(k)
-    if (queue === undefined) {
-      queue = []
-      this.durableQueues.set(k, queue)
-    }
-    return this.wait(
-      queue,
+    return this.waiters.untilDurable(
+      k,
       () => {
-        if (this.storeError !== null) throw this.storeError
-        return this.appendsDone >= append && (k === 0 || combinedCopies(trackers(), target) >= k)
+        if (appends.error !== null) throw appends.error
+        return appends.done >= append && (k === 0 || combinedCopies(trackers(), target) >= k)
       },
       options,
       () =>
         `${this.name}: ${combinedCopies(trackers(), target)} of ${k} relay copies` +
-        (this.appendsDone >= append ? '' : ', local write pending'),
+        (appends.done >= append ? '' : ', local write pending'),
     )
   }
 
@@ -303,14 +232,13 @@ export class DocHandle implements SessionDoc {
       for (const sync of this.links.keys()) sync.release(this.name)
       this.links.clear()
       this.doc.off('update', this.docOnUpdate)
-      const err = new RhizomeError(ErrorCode.STORE_CLOSED, `document ${this.name} was deleted on the relays`)
-      for (const w of this.syncWaiters) this.finish(w, err)
-      for (const queue of this.durableQueues.values()) for (const w of queue) this.finish(w, err)
-      this.durableQueues.clear()
+      this.waiters.rejectAll(
+        new RhizomeError(ErrorCode.STORE_CLOSED, `document ${this.name} was deleted on the relays`),
+      )
       this.refresh()
     }
     this.deletedOnRelays = true
-    return Promise.allSettled([...this.pendingAppends]).then(() => {})
+    return this.appends.settled()
   }
 
   private async doClose(): Promise<void> {
@@ -321,11 +249,8 @@ export class DocHandle implements SessionDoc {
     this.links.clear()
     this.awareness.destroy()
     this.doc.off('update', this.docOnUpdate)
-    await Promise.allSettled([...this.pendingAppends])
-    const err = new RhizomeError(ErrorCode.STORE_CLOSED, `document ${this.name} was closed`)
-    for (const w of this.syncWaiters) this.finish(w, err)
-    for (const queue of this.durableQueues.values()) for (const w of queue) this.finish(w, err)
-    this.durableQueues.clear()
+    await this.appends.settled()
+    this.waiters.rejectAll(new RhizomeError(ErrorCode.STORE_CLOSED, `document ${this.name} was closed`))
     this.onClose(this)
   }
 
@@ -333,26 +258,7 @@ export class DocHandle implements SessionDoc {
     // A document deleted before it was opened: nothing of it is stored or sent.
     if (this.deletedOnRelays) return
     this.localVersion++
-    const seq = ++this.appendsIssued
-    const append = this.store.append(this.name, update)
-    this.pendingAppends.add(append)
-    append.then(
-      () => {
-        this.pendingAppends.delete(append)
-        this.doneOutOfOrder.add(seq)
-        while (this.doneOutOfOrder.delete(this.appendsDone + 1)) this.appendsDone++
-        this.settleWaiters()
-      },
-      (cause) => {
-        this.pendingAppends.delete(append)
-        this.storeError =
-          cause instanceof RhizomeError
-            ? cause
-            : new RhizomeError(ErrorCode.STORE_CLOSED, `local write of ${this.name} failed`, { cause })
-        this.events.emit('error', [this.storeError])
-        this.settleWaiters()
-      },
-    )
+    this.appends.append(update)
     // Every relay gets it but the one it came from, which gets a probe so its ACK covers it.
     for (const link of this.links.values()) {
       if (link.session === origin) link.queueProbe()
@@ -373,7 +279,7 @@ export class DocHandle implements SessionDoc {
 
   private refresh(): void {
     const status = this.status
-    const key = JSON.stringify(status, (_k, v) => (v instanceof RhizomeError ? `${v.code}:${v.message}` : v))
+    const key = statusKey(status)
     if (key !== this.lastStatus) {
       this.lastStatus = key
       this.events.emit('status', [status])
@@ -383,61 +289,15 @@ export class DocHandle implements SessionDoc {
       this.wasSynced = synced
       if (synced) this.events.emit('synced', [])
     }
-    this.settleWaiters()
+    this.waiters.settle()
   }
 
-  private wait(
-    into: Set<Waiter> | Waiter[],
-    ready: () => boolean,
-    options: WaitOptions,
-    describe: () => string,
-  ): Promise<void> {
-    if (this.closing !== null || this.deletedOnRelays) {
-      const why = this.closing !== null ? 'closed' : 'deleted on the relays'
-      return Promise.reject(new RhizomeError(ErrorCode.STORE_CLOSED, `document ${this.name} was ${why}`))
-    }
-    return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = { ready, resolve, reject, timer: null, done: false }
-      if (options.timeout !== undefined) {
-        waiter.timer = setTimeout(() => {
-          this.finish(
-            waiter,
-            new RhizomeError(ErrorCode.TIMEOUT, `timed out after ${options.timeout} ms: ${describe()}`),
-          )
-        }, options.timeout)
-      }
-      if (into instanceof Set) into.add(waiter)
-      else into.push(waiter)
-      this.settleWaiters()
-    })
+  private isGone(): boolean {
+    return this.closing !== null || this.deletedOnRelays
   }
 
-  private settleWaiters(): void {
-    for (const w of this.syncWaiters) if (this.settle(w)) this.syncWaiters.delete(w)
-    for (const queue of this.durableQueues.values()) {
-      let i = 0
-      while (i < queue.length && this.settle(queue[i]!)) i++
-      if (i > 0) queue.splice(0, i)
-    }
-  }
-
-  /** Finishes the waiter if it is ready or failed; returns true when it is done. */
-  private settle(waiter: Waiter): boolean {
-    if (waiter.done) return true
-    try {
-      if (!waiter.ready()) return false
-      this.finish(waiter, null)
-    } catch (err) {
-      this.finish(waiter, err)
-    }
-    return true
-  }
-
-  private finish(waiter: Waiter, err: unknown): void {
-    if (waiter.done) return
-    waiter.done = true
-    if (waiter.timer !== null) clearTimeout(waiter.timer)
-    if (err === null) waiter.resolve()
-    else waiter.reject(err)
+  private goneError(): Promise<never> {
+    const why = this.closing !== null ? 'closed' : 'deleted on the relays'
+    return Promise.reject(new RhizomeError(ErrorCode.STORE_CLOSED, `document ${this.name} was ${why}`))
   }
 }

@@ -5,11 +5,12 @@ import { Conditions } from './Conditions.js'
 import { DocLink, type LinkDoc, type LinkSession } from './DocLink.js'
 import type { DocLocks } from './DocLocks.js'
 import type { LocalDocs } from './LocalDocs.js'
-import { absentDocs, localChanges } from './localScans.js'
 import { PendingStep1s } from './PendingStep1s.js'
 import type { RelaySession, SessionHost, SessionWelcome } from './RelaySession.js'
+import { RoundOffers } from './RoundOffers.js'
 import { SessionFrames } from './SessionFrames.js'
-import { type Round, SessionRounds } from './SessionRounds.js'
+import { SessionRounds } from './SessionRounds.js'
+import { StoreSteps } from './StoreSteps.js'
 
 /** What a {@link SessionSync} needs of the replica. */
 export interface SyncHost {
@@ -42,8 +43,6 @@ export interface SessionDoc extends LinkDoc {
 
 /** Listing entries worked on at once per session (each may wait for one step1 round trip). */
 const CONCURRENCY = 32
-/** Above this many buffered bytes a push waits for the socket to drain. */
-const HIGH_WATER = 1 << 20
 
 /**
  * The replication protocol on one relay session (docs/PROTOCOL.md section 7.2): rounds of the
@@ -62,11 +61,11 @@ export class SessionSync implements SessionHost, LinkSession {
   #frames = new SessionFrames()
   readonly #links = new Map<string, DocLink>()
   readonly #rounds: SessionRounds
+  readonly #offers: RoundOffers
   #helloPatterns: string[] = []
   #storeId = ''
   readonly #step1s = new PendingStep1s()
-  /** Relay step1s being answered (a diff is being read). */
-  #answering = 0
+  readonly #steps: StoreSteps
   /** A document the relay granted on this socket (answered or acknowledged): the barrier of whenCaughtUp. */
   #granted: string | null = null
   readonly #conditions = new Conditions()
@@ -74,14 +73,34 @@ export class SessionSync implements SessionHost, LinkSession {
   constructor(session: (host: SessionHost) => RelaySession, host: SyncHost, checkpoints: CheckpointStore) {
     this.#host = host
     this.#checkpoints = checkpoints
+    this.#offers = new RoundOffers({
+      local: host.local,
+      locks: host.locks,
+      rounds: () => this.#rounds,
+      epoch: () => this.#epoch,
+      refused: (doc) => this.#frames.isRefused(doc),
+      exchange: (doc, sv) => this.#exchange(doc, sv),
+      push: (doc, state) => this.sendSync(doc, 'step2', state),
+      localSeqFor: (storeId) => checkpoints.localSeqFor(storeId),
+      socket: () => this.session,
+    })
+    this.#steps = new StoreSteps({
+      local: host.local,
+      epoch: () => this.#epoch,
+      origin: () => this.session,
+      reply: (doc, diff) => this.sendSync(doc, 'step2', diff),
+      replied: () => this.#rounds.check(),
+      stored: (doc, update, kind) => host.forward(this, doc, update, kind),
+      answered: (doc) => this.#answered(doc),
+    })
     this.#rounds = new SessionRounds(
       {
         epoch: () => this.#epoch,
         ready: () => this.session.ready,
-        answering: () => this.#answering > 0,
-        offer: (doc, digest) => this.#offer(doc, digest),
+        answering: () => this.#steps.answering,
+        offer: (doc, digest) => this.#offers.offer(doc, digest),
         deleted: (doc, at) => host.deleted(doc, at),
-        pushAbsent: (round) => this.#pushAbsent(round),
+        pushAbsent: (round) => this.#offers.pushAbsent(round),
         started: () => this.session.markSyncing(),
         completed: () => this.#completed(),
       },
@@ -223,7 +242,7 @@ export class SessionSync implements SessionHost, LinkSession {
     const extra = this.#host.patterns().filter((p) => !this.#helloPatterns.includes(p))
     if (extra.length > 0) this.replicate(extra)
     for (const doc of this.#host.openDocs()) doc.attach(this)
-    void this.#startLocal(epoch, round1, welcome)
+    void this.#offers.startLocal(epoch, round1, welcome.resumed ? welcome.storeId : null)
     return true
   }
 
@@ -275,69 +294,6 @@ export class SessionSync implements SessionHost, LinkSession {
 
   // ---- rounds --------------------------------------------------------------------------------
 
-  /** Round 1's local part: the local start sequence, and for a resumed round the local changes since. */
-  async #startLocal(epoch: number, round: Round, welcome: SessionWelcome): Promise<void> {
-    const { local } = this.#host
-    try {
-      // Everything issued before the welcome is committed before the start sequence is read; what
-      // comes later is sent live on this socket (it is welcomed now).
-      await local.whenIssued()
-      await local.store.flush()
-      if (epoch !== this.#epoch) return
-      // Local changes after this one are sent live on this socket.
-      const start = local.store.changeSeq
-      if (welcome.resumed) {
-        const since = this.#checkpoints.localSeqFor(welcome.storeId)
-        for await (const doc of localChanges(local.store, since, start, round.patterns)) {
-          if (epoch !== this.#epoch) return
-          this.#rounds.add(round, () => this.#offer(doc))
-        }
-      }
-    } catch {
-      if (epoch !== this.#epoch) return
-      // The store closed under us: the replica is closing.
-    }
-    if (epoch !== this.#epoch) return
-    round.localDone = true
-    this.#rounds.check()
-  }
-
-  /**
-   * One document of a round: unless the local digest equals the relay's, a step1 exchange (the
-   * relay answers with what we lack and asks for what it lacks). Open documents are synced by
-   * their link; each document once per round.
-   */
-  async #offer(doc: string, digest?: string): Promise<void> {
-    const { local } = this.#host
-    if (this.#frames.isRefused(doc) || local.isDeleted(doc) || local.openDoc(doc) !== undefined) return
-    const epoch = this.#epoch
-    const release = await this.#host.locks.acquire(doc)
-    try {
-      if (epoch !== this.#epoch) return
-      this.#rounds.settle(doc)
-      if (digest !== undefined && (await local.digest(doc)) === digest) return
-      const sv = await local.stateVector(doc)
-      if (epoch === this.#epoch) await this.#exchange(doc, sv)
-    } finally {
-      release()
-    }
-  }
-
-  /** A round that is not resumed: local documents of its patterns the relay did not list are pushed whole. */
-  async #pushAbsent(round: Round): Promise<void> {
-    const epoch = this.#epoch
-    const { local } = this.#host
-    for await (const doc of absentDocs(local.store, round.patterns, round.listed)) {
-      if (epoch !== this.#epoch) return
-      if (this.#frames.isRefused(doc) || local.isDeleted(doc) || local.openDoc(doc) !== undefined) continue
-      this.#rounds.settle(doc)
-      const state = await local.fullState(doc)
-      if (epoch !== this.#epoch) return
-      this.sendSync(doc, 'step2', state)
-      await this.#drained()
-    }
-  }
-
   /** Every round is complete: checkpoints, `synced`, and whoever waits for it. */
   #completed(): void {
     // A completed round listed everything up to the head of its welcome: that is a checkpoint too.
@@ -360,30 +316,7 @@ export class SessionSync implements SessionHost, LinkSession {
       if (step === 'step2') this.#answered(doc)
       return
     }
-    const epoch = this.#epoch
-    const { local } = this.#host
-    if (step === 'step1') {
-      this.#answering++
-      local.diff(doc, payload).then(
-        (diff) => {
-          if (epoch !== this.#epoch) return
-          this.#answering--
-          this.sendSync(doc, 'step2', diff)
-          this.#rounds.check()
-        },
-        () => {
-          if (epoch !== this.#epoch) return
-          this.#answering--
-          this.#rounds.check()
-        },
-      )
-      return
-    }
-    local.applyRemote(doc, payload, this.session).then((outcome) => {
-      if (epoch !== this.#epoch) return
-      if (outcome === 'stored') this.#host.forward(this, doc, payload, step === 'update' ? 'live' : 'answer')
-      if (step === 'step2') this.#answered(doc)
-    })
+    this.#steps.onSync(doc, step, payload)
   }
 
   /** Sends a step1 and resolves once it is answered (or refused, or the socket is gone). */
@@ -413,14 +346,9 @@ export class SessionSync implements SessionHost, LinkSession {
     this.#links.clear()
     this.#rounds.reset()
     this.#step1s.clear()
-    this.#answering = 0
+    this.#steps.reset()
     this.#keeper.reset()
     this.#granted = null
     this.#conditions.notify()
-  }
-
-  async #drained(): Promise<void> {
-    const ws = this.session
-    while (ws.ready && ws.bufferedAmount > HIGH_WATER) await new Promise((r) => setTimeout(r, 10))
   }
 }
