@@ -27,10 +27,12 @@ export const TARGET_MS = 5_000
 
 /**
  * The device process with line-based control: `next(event)` resolves with the next `DEVICE` event
- * of that name (rejects on an `error` event or exit), `send(line)` writes a command.
+ * of that name (rejects on an `error` event or exit), `send(line)` writes a command. `profile`: a
+ * directory for the device's `node --cpu-prof` (under `device/`).
  */
-function startDevice(configFile) {
-  const child = spawn(process.execPath, [DEVICE, configFile], {
+function startDevice(configFile, profile) {
+  const nodeArgs = profile ? ['--cpu-prof', '--cpu-prof-dir', join(profile, 'device')] : []
+  const child = spawn(process.execPath, [...nodeArgs, DEVICE, configFile], {
     cwd: join(ROOT, 'test'),
     stdio: ['pipe', 'pipe', 'pipe'],
   })
@@ -132,7 +134,8 @@ export async function run(ctx) {
       configFile,
       JSON.stringify({ urls: relays.map((r) => r.url), prefix: PREFIX, count, storage, catalogFile, timeoutMs }),
     )
-    device = startDevice(configFile)
+    const profile = ctx.profileFor('deviceRefill', 'rhizome')
+    device = startDevice(configFile, profile)
     const filled = await device.next('filled')
     await device.next('offline')
     const expected = new Map(Object.entries(JSON.parse(await readFile(catalogFile, 'utf8'))))
@@ -145,7 +148,7 @@ export async function run(ctx) {
         startServer('rhizome', {
           data,
           args: [...relayArgs(i), '--port', ports[i]],
-          profile: ctx.profileFor('deviceRefill', 'rhizome'),
+          profile,
         }),
       ),
     )
