@@ -48,7 +48,8 @@ function startDevice(configFile, profile) {
       const err = events.find((x) => x.event === 'error')
       if (e) w.resolve(e)
       else if (err) w.reject(new Error(`device failed: ${err.message}`))
-      else if (exited !== null) w.reject(new Error(`device exited with ${exited}:\n${log.join('').slice(-2000)}`))
+      else if (exited !== null)
+        w.reject(new Error(`device exited with ${exited}:\n${log.join('').slice(-2000)}`))
       else continue
       waiters.splice(i--, 1)
     }
@@ -75,7 +76,11 @@ function startDevice(configFile, profile) {
   )
   return {
     pid: child.pid,
-    next: (event) => new Promise((resolve, reject) => (waiters.push({ event, resolve, reject }), settle())),
+    next: (event) =>
+      new Promise((resolve, reject) => {
+        waiters.push({ event, resolve, reject })
+        settle()
+      }),
     send: (line) => child.stdin.write(`${line}\n`),
     async kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
@@ -125,14 +130,22 @@ export async function run(ctx) {
   let relays = []
   let device = null
   try {
-    for (let i = 0; i < RELAYS; i++) relays.push(await startServer('rhizome', { data: dirs[i], args: relayArgs(i) }))
+    for (let i = 0; i < RELAYS; i++)
+      relays.push(await startServer('rhizome', { data: dirs[i], args: relayArgs(i) }))
     const ports = relays.map((r) => new URL(r.url).port)
     const catalogFile = join(await tempDir('refill-catalog'), 'catalog.json')
     const configFile = join(await tempDir('refill-config'), 'config.json')
     const storage = await tempDir('refill-device')
     await writeFile(
       configFile,
-      JSON.stringify({ urls: relays.map((r) => r.url), prefix: PREFIX, count, storage, catalogFile, timeoutMs }),
+      JSON.stringify({
+        urls: relays.map((r) => r.url),
+        prefix: PREFIX,
+        count,
+        storage,
+        catalogFile,
+        timeoutMs,
+      }),
     )
     const profile = ctx.profileFor('deviceRefill', 'rhizome')
     device = startDevice(configFile, profile)
@@ -152,7 +165,9 @@ export async function run(ctx) {
         }),
       ),
     )
-    const emptyAtStart = (await Promise.all(relays.map((r) => catalogOf(r.httpUrl)))).every((c) => c.size === 0)
+    const emptyAtStart = (await Promise.all(relays.map((r) => catalogOf(r.httpUrl)))).every(
+      (c) => c.size === 0,
+    )
     const relayCpu0 = relays.map((r) => cpuSeconds(r.pid))
 
     const t0 = performance.now()
