@@ -47,6 +47,7 @@ describe('pnpm bench (BENCH_QUICK=1)', () => {
       [
         'ackLatency',
         'coldLoad',
+        'deviceRefill',
         'deviceSync',
         'fanout',
         'history',
@@ -57,7 +58,7 @@ describe('pnpm bench (BENCH_QUICK=1)', () => {
         'startup',
       ].sort(),
     )
-    expect(Object.keys(report.correctness).length).toBeGreaterThanOrEqual(10)
+    expect(Object.keys(report.correctness).length).toBeGreaterThanOrEqual(11)
     expect(Object.values(report.correctness).every(Boolean)).toBe(true)
     expect(report.versions['@hocuspocus/server']).toMatch(/^4\./)
     expect(report.versions['@y/websocket-server']).toBe('0.1.1')

@@ -12,6 +12,7 @@ import { writeReport } from './lib/report.mjs'
 import { cleanup, versions } from './lib/servers.mjs'
 import * as ackLatency from './scenarios/ackLatency.mjs'
 import * as coldLoad from './scenarios/coldLoad.mjs'
+import * as deviceRefill from './scenarios/deviceRefill.mjs'
 import * as deviceSync from './scenarios/deviceSync.mjs'
 import * as fanout from './scenarios/fanout.mjs'
 import * as history from './scenarios/history.mjs'
@@ -32,6 +33,7 @@ const SCENARIOS = {
   history,
   httpApi,
   deviceSync,
+  deviceRefill,
   startup,
 }
 const env = process.env

@@ -1,6 +1,7 @@
 // Turns a run into test/bench/results/<date>.json, latest.json, latest.md (the table) and SVG charts.
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { deviceRefillChecks, deviceRefillRows } from './deviceRefillReport.mjs'
 import { deviceSyncChecks, deviceSyncRows } from './deviceSyncReport.mjs'
 import { httpApiChart, httpApiChecks, httpApiRows } from './httpApiReport.mjs'
 import { LABEL } from './servers.mjs'
@@ -253,6 +254,7 @@ export function rows(report) {
     )
   }
   out.push(...deviceSyncRows(s.deviceSync, row))
+  out.push(...deviceRefillRows(s.deviceRefill, row))
   if (s.idleDocs) {
     const r = s.idleDocs.results
     const p = s.idleDocs.params
@@ -318,6 +320,7 @@ export function correctness(report) {
   if (s.history) checks.push(['history exports and revert exact', s.history.results.correct])
   checks.push(...httpApiChecks(s.httpApi))
   checks.push(...deviceSyncChecks(s.deviceSync))
+  checks.push(...deviceRefillChecks(s.deviceRefill))
   for (const c of ['copies1', 'copies3']) {
     const r = s.ackLatency?.results[c]
     if (r) checks.push([`ack ${c} without timeouts`, r.timeouts === 0 && r.count > 0])
