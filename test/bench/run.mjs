@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { writeReport } from './lib/report.mjs'
 import { cleanup, versions } from './lib/servers.mjs'
 import * as ackLatency from './scenarios/ackLatency.mjs'
+import * as ackTargets from './scenarios/ackTargets.mjs'
 import * as coldLoad from './scenarios/coldLoad.mjs'
 import * as deviceSync from './scenarios/deviceSync.mjs'
 import * as fanout from './scenarios/fanout.mjs'
@@ -27,6 +28,7 @@ const SCENARIOS = {
   manyRooms,
   coldLoad,
   ackLatency,
+  ackTargets,
   recovery,
   idleDocs,
   history,
