@@ -21,19 +21,26 @@ const PAIRS = 50
 /** A round trip (or ACK) not completed within this is counted as a timeout and the loop goes on. */
 const WAIT_MS = 10_000
 
-/** Latencies of `count` sequential classic-level puts of `bytes` with `sync: true`. */
-async function putFloor(count, bytes = 120) {
+/**
+ * A classic-level database for the floor: `put()` times one `put` of `bytes` with `sync: true` and
+ * keeps its latency; `close()` resolves the summary of all of them.
+ */
+async function putFloor(bytes = 120) {
   const db = new ClassicLevel(await tempDir('ack-floor'), { valueEncoding: 'view' })
   await db.open()
   const value = new Uint8Array(bytes).fill(7)
   const latencies = []
-  for (let i = 0; i < count; i++) {
-    const t0 = performance.now()
-    await db.put(`k${i}`, value, { sync: true })
-    latencies.push(performance.now() - t0)
+  return {
+    async put() {
+      const t0 = performance.now()
+      await db.put(`k${latencies.length}`, value, { sync: true })
+      latencies.push(performance.now() - t0)
+    },
+    async close() {
+      await db.close()
+      return summarize(latencies)
+    },
   }
-  await db.close()
-  return summarize(latencies)
 }
 
 /** Resolves `true` when `arm(resolve)` resolves it, `false` after `ms`. */
@@ -49,9 +56,12 @@ function within(ms, arm) {
 
 /**
  * One writer on `server`, `count` sequential edits; for each edit the time until an ACK covering it
- * reports at least each of `levels` copies. Resolves `{ [level]: summary }` plus `timeouts`.
+ * reports at least each of `levels` copies. Before each edit one floor put runs, so edits and puts
+ * sample the same moments of a shared machine's load. Resolves `{ [level]: summary }`, `floor`
+ * (summary of the puts) and `timeouts`.
  */
 async function singleWriter(server, name, count, levels) {
+  const floor = await putFloor()
   const doc = new Y.Doc()
   const text = doc.getText('t')
   const times = Object.fromEntries(levels.map((l) => [l, []]))
@@ -71,6 +81,7 @@ async function singleWriter(server, name, count, levels) {
   })
   let timeouts = 0
   for (let i = 0; i < count; i++) {
+    await floor.put()
     const ok = await within(WAIT_MS, (done) => {
       text.insert(text.length, 'a')
       current.done = done
@@ -79,15 +90,26 @@ async function singleWriter(server, name, count, levels) {
     for (const l of levels) if (current.at[l] !== undefined) times[l].push(current.at[l])
   }
   client.close()
-  return { ...Object.fromEntries(levels.map((l) => [l, summarize(times[l])])), timeouts }
+  return {
+    ...Object.fromEntries(levels.map((l) => [l, summarize(times[l])])),
+    floor: await floor.close(),
+    timeouts,
+  }
 }
 
 /**
- * `PAIRS` writer/reader pairs on `server` in closed loops for `seconds`; with `ack`, a round trip
- * also waits for the writer's ACK with copies >= 1. Resolves round trips/s and their latencies.
+ * Opens `PAIRS` writer/reader pairs on `server`. `window(seconds)` runs every pair's closed loop for
+ * that long; with `ack`, a round trip also waits for the writer's ACK with copies >= 1. `close()`
+ * closes the sockets and resolves round trips/s over all windows, their latencies, each leg apart
+ * (reader, ACK) and the rate of each window.
  */
-async function roundTrips(server, seconds, ack) {
+async function openPairs(server, ack) {
   const latencies = []
+  // Each leg of a round trip apart: what delays the loop, the fan-out or the ACK.
+  const reads = []
+  const acks = []
+  const windows = []
+  let timeouts = 0
   const pairs = await openMany(PAIRS, async (i) => {
     const name = `rt-${server.kind}-${i}`
     const doc = new Y.Doc()
@@ -96,6 +118,7 @@ async function roundTrips(server, seconds, ack) {
       onUpdate: (u, kind) => {
         if (kind === 'update' && updateKey(u) === p.key) {
           p.seen = true
+          p.seenAt = performance.now()
           p.check?.()
         }
       },
@@ -105,6 +128,7 @@ async function roundTrips(server, seconds, ack) {
         ? (n) => {
             if (n >= p.n) {
               p.acked = true
+              p.ackAt = performance.now()
               p.check?.()
             }
           }
@@ -118,35 +142,51 @@ async function roundTrips(server, seconds, ack) {
     })
     return p
   })
-  let stop = false
-  let timeouts = 0
-  const t0 = performance.now()
-  const timer = setTimeout(() => {
-    stop = true
-  }, seconds * 1000)
-  await Promise.all(
-    pairs.map(async (p) => {
-      while (!stop) {
-        const s = performance.now()
-        const ok = await within(WAIT_MS, (done) => {
-          p.check = () => {
-            if (p.seen && p.acked) done()
-          }
-          p.text.insert(p.text.length, 'a')
-        })
-        p.check = null
-        if (ok) latencies.push(performance.now() - s)
-        else timeouts++
-      }
-    }),
-  )
-  clearTimeout(timer)
-  const wall = (performance.now() - t0) / 1000
-  for (const p of pairs) {
-    p.reader.close()
-    p.writer.close()
+  const window = async (seconds) => {
+    let stop = false
+    const before = latencies.length
+    const t0 = performance.now()
+    const timer = setTimeout(() => {
+      stop = true
+    }, seconds * 1000)
+    await Promise.all(
+      pairs.map(async (p) => {
+        while (!stop) {
+          const s = performance.now()
+          const ok = await within(WAIT_MS, (done) => {
+            p.check = () => {
+              if (p.seen && p.acked) done()
+            }
+            p.text.insert(p.text.length, 'a')
+          })
+          p.check = null
+          if (ok) {
+            latencies.push(performance.now() - s)
+            reads.push(p.seenAt - s)
+            if (ack) acks.push(p.ackAt - s)
+          } else timeouts++
+        }
+      }),
+    )
+    clearTimeout(timer)
+    windows.push({ seconds: (performance.now() - t0) / 1000, roundTrips: latencies.length - before })
   }
-  return { roundTripsPerSecond: latencies.length / wall, ...summarize(latencies), timeouts }
+  const close = () => {
+    for (const p of pairs) {
+      p.reader.close()
+      p.writer.close()
+    }
+    const wall = windows.reduce((a, w) => a + w.seconds, 0)
+    return {
+      roundTripsPerSecond: latencies.length / wall,
+      windowRates: windows.map((w) => Math.round(w.roundTrips / w.seconds)),
+      ...summarize(latencies),
+      reader: summarize(reads),
+      ack: ack ? summarize(acks) : null,
+      timeouts,
+    }
+  }
+  return { window, close }
 }
 
 /**
@@ -215,43 +255,47 @@ export async function run(ctx) {
   const q = ctx.quick
   const params = {
     singleWriterEdits: q ? 200 : 1000,
-    floorPuts: q ? 200 : 1000,
     pairs: PAIRS,
-    roundTripSeconds: q ? 2 : 10,
+    // Rhizome's and the peer's windows alternate, so both see the same load of a shared machine.
+    roundTripWindows: q ? 2 : 5,
+    roundTripWindowSeconds: q ? 1 : 2,
     meshEdits: q ? 100 : 500,
     meshRoundTrips: q ? 50 : 300,
   }
   const results = {}
   const rhizome = ctx.kinds(['rhizome']).length > 0
-  // Target 1: the floor right before the relay run, so both see the same disk and load.
-  results.putFloor = await putFloor(params.floorPuts)
-  ctx.log(
-    `  put sync:true p50 ${results.putFloor.p50.toFixed(2)} ms p99 ${results.putFloor.p99.toFixed(2)} ms`,
-  )
+  const yws = ctx.kinds(['yws']).length > 0
   if (rhizome) {
     const one = await startServer('rhizome', { profile: ctx.profileFor('ackTargets', 'rhizome') })
     try {
       const r = await singleWriter(one, 'single-writer', params.singleWriterEdits, [1])
       results.singleWriter = { ...r[1], timeouts: r.timeouts }
+      results.putFloor = r.floor
       ctx.log(
-        `  one writer copies=1 p50 ${r[1].p50.toFixed(2)} ms p99 ${r[1].p99.toFixed(2)} ms (${r.timeouts} timeouts)`,
+        `  one writer copies=1 p50 ${r[1].p50.toFixed(2)} ms p99 ${r[1].p99.toFixed(2)} ms (${r.timeouts} timeouts); put sync:true p50 ${r.floor.p50.toFixed(2)} ms p99 ${r.floor.p99.toFixed(2)} ms`,
       )
-      results.rhizomeRoundTrips = await roundTrips(one, params.roundTripSeconds, true)
     } finally {
       await one.stop()
     }
-    ctx.log(
-      `  rhizome ${PAIRS} pairs: ${results.rhizomeRoundTrips.roundTripsPerSecond.toFixed(0)} round trips/s`,
-    )
   }
-  if (ctx.kinds(['yws']).length) {
-    const yws = await startServer('yws')
-    try {
-      results.ywsRoundTrips = await roundTrips(yws, params.roundTripSeconds, false)
-    } finally {
-      await yws.stop()
+  const servers = []
+  try {
+    if (rhizome) servers.push(await startServer('rhizome'))
+    if (yws) servers.push(await startServer('yws'))
+    const loops = []
+    for (const server of servers) loops.push(await openPairs(server, server.kind === 'rhizome'))
+    for (let w = 0; w < params.roundTripWindows; w++) {
+      for (const l of loops) await l.window(params.roundTripWindowSeconds)
     }
-    ctx.log(`  yws ${PAIRS} pairs: ${results.ywsRoundTrips.roundTripsPerSecond.toFixed(0)} round trips/s`)
+    servers.forEach((server, i) => {
+      const rt = loops[i].close()
+      results[server.kind === 'rhizome' ? 'rhizomeRoundTrips' : 'ywsRoundTrips'] = rt
+      ctx.log(
+        `  ${server.kind} ${PAIRS} pairs: ${rt.roundTripsPerSecond.toFixed(0)} round trips/s (windows ${rt.windowRates.join(', ')}); p50/p99 ${rt.p50.toFixed(2)}/${rt.p99.toFixed(2)} ms; reader ${rt.reader.p50.toFixed(2)}/${rt.reader.p99.toFixed(2)} ms${rt.ack ? `; ACK ${rt.ack.p50.toFixed(2)}/${rt.ack.p99.toFixed(2)} ms` : ''}`,
+      )
+    })
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()))
   }
   if (rhizome) {
     const a = await startServer('rhizome')
@@ -261,14 +305,16 @@ export async function run(ctx) {
       await meshReady([b, c])
       const m = await singleWriter(a, 'mesh-writer', params.meshEdits, [1, 3])
       results.mesh = { copies1: m[1], copies3: m[3], timeouts: m.timeouts }
+      results.meshFloor = m.floor
       results.meshRoundTrip = await meshRoundTrip(a, b, params.meshRoundTrips)
-      results.meshFloor = await putFloor(params.floorPuts)
     } finally {
       await Promise.all([a, b, c].map((r) => r.stop()))
     }
     const { copies1, copies3 } = results.mesh
+    const f = results.meshFloor
+    const rtt = results.meshRoundTrip
     ctx.log(
-      `  mesh copies=1 p50/p99 ${copies1.p50.toFixed(2)}/${copies1.p99.toFixed(2)} ms, copies=3 ${copies3.p50.toFixed(2)}/${copies3.p99.toFixed(2)} ms, round trip ${results.meshRoundTrip.p50.toFixed(2)}/${results.meshRoundTrip.p99.toFixed(2)} ms`,
+      `  mesh copies=1 p50/p99 ${copies1.p50.toFixed(2)}/${copies1.p99.toFixed(2)} ms, copies=3 ${copies3.p50.toFixed(2)}/${copies3.p99.toFixed(2)} ms; round trip ${rtt.p50.toFixed(2)}/${rtt.p99.toFixed(2)} ms; put ${f.p50.toFixed(2)}/${f.p99.toFixed(2)} ms`,
     )
   }
   return { params, results }
