@@ -142,7 +142,8 @@ async function openPairs(server, ack) {
     })
     return p
   })
-  const window = async (seconds) => {
+  /** `warmUp`: runs the loops but keeps nothing (first sockets, JIT, documents being created). */
+  const window = async (seconds, warmUp = false) => {
     let stop = false
     const before = latencies.length
     const t0 = performance.now()
@@ -169,6 +170,13 @@ async function openPairs(server, ack) {
       }),
     )
     clearTimeout(timer)
+    if (warmUp) {
+      latencies.length = before
+      reads.length = Math.min(reads.length, before)
+      acks.length = Math.min(acks.length, before)
+      timeouts = 0
+      return
+    }
     windows.push({ seconds: (performance.now() - t0) / 1000, roundTrips: latencies.length - before })
   }
   const close = () => {
@@ -238,6 +246,13 @@ async function meshRoundTrip(a, b, count) {
   return { ...summarize(times), timeouts }
 }
 
+/** The relay's group-commit histogram totals from /metrics: commits so far and their summed seconds. */
+async function commitMetrics(relay) {
+  const text = await (await fetch(`${relay.httpUrl}/metrics`)).text()
+  const value = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN)
+  return { count: value('rhizome_commit_seconds_count'), sumSeconds: value('rhizome_commit_seconds_sum') }
+}
+
 /** Resolves once each relay that dials peers reports them all connected and no recovery running. */
 async function meshReady(relays) {
   const deadline = Date.now() + 30_000
@@ -284,12 +299,30 @@ export async function run(ctx) {
     if (yws) servers.push(await startServer('yws'))
     const loops = []
     for (const server of servers) loops.push(await openPairs(server, server.kind === 'rhizome'))
+    for (const l of loops) await l.window(params.roundTripWindowSeconds / 2, true)
+    const commits0 = rhizome ? await commitMetrics(servers[0]) : null
     for (let w = 0; w < params.roundTripWindows; w++) {
       for (const l of loops) await l.window(params.roundTripWindowSeconds)
+    }
+    if (rhizome) {
+      // Group commits of the relay during its windows: how many round trips share one fsync, and
+      // how long one takes, beside the put floor.
+      const c1 = await commitMetrics(servers[0])
+      const commits = c1.count - commits0.count
+      results.rhizomeCommits = {
+        commits,
+        meanMs: commits > 0 ? ((c1.sumSeconds - commits0.sumSeconds) * 1000) / commits : Number.NaN,
+      }
     }
     servers.forEach((server, i) => {
       const rt = loops[i].close()
       results[server.kind === 'rhizome' ? 'rhizomeRoundTrips' : 'ywsRoundTrips'] = rt
+      if (server.kind === 'rhizome') {
+        const c = results.rhizomeCommits
+        ctx.log(
+          `  rhizome group commits: ${c.commits} (${(rt.count / c.commits).toFixed(1)} round trips each), mean ${c.meanMs.toFixed(2)} ms`,
+        )
+      }
       ctx.log(
         `  ${server.kind} ${PAIRS} pairs: ${rt.roundTripsPerSecond.toFixed(0)} round trips/s (windows ${rt.windowRates.join(', ')}); p50/p99 ${rt.p50.toFixed(2)}/${rt.p99.toFixed(2)} ms; reader ${rt.reader.p50.toFixed(2)}/${rt.reader.p99.toFixed(2)} ms${rt.ack ? `; ACK ${rt.ack.p50.toFixed(2)}/${rt.ack.p99.toFixed(2)} ms` : ''}`,
       )
