@@ -59,6 +59,16 @@ export function ackTargetsRows(scenario, row) {
       )
     }
     out.push(
+      ...['p50', 'p99'].map((p) =>
+        row(
+          'Durable ACK',
+          `mesh: update on A reaches a reader on B, ${p}`,
+          r.meshRoundTrip.oneWay[p],
+          null,
+          '(measured for the bound above)',
+          ms,
+        ),
+      ),
       row(
         'Durable ACK',
         'copies=3 p99 (one writer, 3-relay mesh)',

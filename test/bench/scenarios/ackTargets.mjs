@@ -200,7 +200,8 @@ async function openPairs(server, ack) {
 /**
  * Mesh round trip: a writer on `a` edits, an echo client on `b` answers each edit it receives with
  * an edit of its own, and the time until that answer reaches the writer is one round trip through
- * the mesh (A -> B and B -> A, plus the client legs on each side).
+ * the mesh (A -> B and B -> A, plus the client legs on each side). Also resolves `oneWay`: A -> B
+ * alone (the writer's edit reaching the reader on B).
  */
 async function meshRoundTrip(a, b, count) {
   const name = 'mesh-rtt'
@@ -210,6 +211,9 @@ async function meshRoundTrip(a, b, count) {
   let done = null
   let echo = null
   let answered = null
+  let sentAt = 0
+  // A -> B alone: the writer's edit reaching the reader on B (the same process keeps both clocks).
+  const oneWay = []
   const writer = await BenchClient.open(a, name, {
     onUpdate: (u, kind) => {
       if (kind === 'update' && updateKey(u) === waitKey) done?.()
@@ -221,6 +225,7 @@ async function meshRoundTrip(a, b, count) {
       // One answer per edit of the writer, however many paths of the mesh deliver it.
       if (kind !== 'update' || key?.startsWith(`s${edoc.clientID}:`) || key === answered) return
       answered = key
+      oneWay.push(performance.now() - sentAt)
       edoc.getText('e').insert(0, 'b')
     },
   })
@@ -233,6 +238,7 @@ async function meshRoundTrip(a, b, count) {
   let timeouts = 0
   for (let i = 0; i < count; i++) {
     const t0 = performance.now()
+    sentAt = t0
     const ok = await within(WAIT_MS, (resolve) => {
       done = resolve
       wdoc.getText('t').insert(0, 'a')
@@ -243,7 +249,7 @@ async function meshRoundTrip(a, b, count) {
   }
   writer.close()
   echo.close()
-  return { ...summarize(times), timeouts }
+  return { ...summarize(times), oneWay: summarize(oneWay), timeouts }
 }
 
 /** The relay's group-commit histogram totals from /metrics: commits so far and their summed seconds. */
@@ -295,7 +301,8 @@ export async function run(ctx) {
   }
   const servers = []
   try {
-    if (rhizome) servers.push(await startServer('rhizome'))
+    if (rhizome)
+      servers.push(await startServer('rhizome', { profile: ctx.profileFor('ackTargets', 'rhizome') }))
     if (yws) servers.push(await startServer('yws'))
     const loops = []
     for (const server of servers) loops.push(await openPairs(server, server.kind === 'rhizome'))
@@ -347,7 +354,7 @@ export async function run(ctx) {
     const f = results.meshFloor
     const rtt = results.meshRoundTrip
     ctx.log(
-      `  mesh copies=1 p50/p99 ${copies1.p50.toFixed(2)}/${copies1.p99.toFixed(2)} ms, copies=3 ${copies3.p50.toFixed(2)}/${copies3.p99.toFixed(2)} ms; round trip ${rtt.p50.toFixed(2)}/${rtt.p99.toFixed(2)} ms; put ${f.p50.toFixed(2)}/${f.p99.toFixed(2)} ms`,
+      `  mesh copies=1 p50/p99 ${copies1.p50.toFixed(2)}/${copies1.p99.toFixed(2)} ms, copies=3 ${copies3.p50.toFixed(2)}/${copies3.p99.toFixed(2)} ms; round trip ${rtt.p50.toFixed(2)}/${rtt.p99.toFixed(2)} ms (A->B alone ${rtt.oneWay.p50.toFixed(2)}/${rtt.oneWay.p99.toFixed(2)} ms); put ${f.p50.toFixed(2)}/${f.p99.toFixed(2)} ms`,
     )
   }
   return { params, results }
