@@ -46,6 +46,7 @@ describe('pnpm bench (BENCH_QUICK=1)', () => {
     expect(Object.keys(report.scenarios).sort()).toEqual(
       [
         'ackLatency',
+        'ackTargets',
         'coldLoad',
         'deviceRefill',
         'deviceSync',

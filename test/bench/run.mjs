@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { writeReport } from './lib/report.mjs'
 import { cleanup, versions } from './lib/servers.mjs'
 import * as ackLatency from './scenarios/ackLatency.mjs'
+import * as ackTargets from './scenarios/ackTargets.mjs'
 import * as coldLoad from './scenarios/coldLoad.mjs'
 import * as deviceRefill from './scenarios/deviceRefill.mjs'
 import * as deviceSync from './scenarios/deviceSync.mjs'
@@ -28,6 +29,7 @@ const SCENARIOS = {
   manyRooms,
   coldLoad,
   ackLatency,
+  ackTargets,
   recovery,
   idleDocs,
   history,

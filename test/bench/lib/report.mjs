@@ -1,6 +1,7 @@
 // Turns a run into test/bench/results/<date>.json, latest.json, latest.md (the table) and SVG charts.
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { ackTargetsChecks, ackTargetsRows } from './ackTargetsReport.mjs'
 import { deviceRefillChecks, deviceRefillRows } from './deviceRefillReport.mjs'
 import { deviceSyncChecks, deviceSyncRows } from './deviceSyncReport.mjs'
 import { httpApiChart, httpApiChecks, httpApiRows } from './httpApiReport.mjs'
@@ -216,6 +217,7 @@ export function rows(report) {
       )
     }
   }
+  out.push(...ackTargetsRows(s.ackTargets, row))
   if (s.recovery) {
     const r = s.recovery.results
     out.push(
@@ -319,6 +321,7 @@ export function correctness(report) {
   if (s.recovery) checks.push(['recovery catalogs equal', s.recovery.results.correct])
   if (s.history) checks.push(['history exports and revert exact', s.history.results.correct])
   checks.push(...httpApiChecks(s.httpApi))
+  checks.push(...ackTargetsChecks(s.ackTargets))
   checks.push(...deviceSyncChecks(s.deviceSync))
   checks.push(...deviceRefillChecks(s.deviceRefill))
   for (const c of ['copies1', 'copies3']) {
