@@ -1,4 +1,9 @@
-import { decodeAwarenessEntries, type RhizomeError, type SessionSyncStep } from '@rhizome/protocol'
+import {
+  decodeAwarenessEntries,
+  EMPTY_UPDATE,
+  type RhizomeError,
+  type SessionSyncStep,
+} from '@rhizome/protocol'
 import { type Awareness, applyAwarenessUpdate, encodeAwarenessUpdate } from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import { refusalError } from './closeError.js'
@@ -168,7 +173,7 @@ export class DocLink {
     queueMicrotask(() => {
       this.#probeQueued = false
       if (this.#stopped || this.#refused !== null || !this.tracker.hasBaseline) return
-      const n = this.#sync.sendSync(this.#doc.name, 'update', new Uint8Array([0, 0]))
+      const n = this.#sync.sendSync(this.#doc.name, 'update', EMPTY_UPDATE)
       if (n !== null) this.tracker.frameSent('update', this.#doc.version(), this.#offset(n))
     })
   }

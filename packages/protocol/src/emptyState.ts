@@ -15,3 +15,8 @@ export const EMPTY_UPDATE: Uint8Array = new Uint8Array([0, 0])
  * Shared by every caller: never write into it; copy it to own it.
  */
 export const EMPTY_STATE_VECTOR: Uint8Array = new Uint8Array([0])
+
+/** True for an update that changes nothing in the form {@link EMPTY_UPDATE} has (no structs, no deletes). */
+export function isEmptyUpdate(update: Uint8Array): boolean {
+  return update.length === 2 && update[0] === 0 && update[1] === 0
+}

@@ -11,7 +11,7 @@ export {
 export { CloseCode, isPermanentClose } from './closeCodes.js'
 export { digestOfDoc, digestOfUpdate } from './digest.js'
 export { docNameProblem, encodeDocName, isValidDocName, MAX_DOC_NAME_BYTES, parseDocName } from './docName.js'
-export { EMPTY_STATE_VECTOR, EMPTY_UPDATE } from './emptyState.js'
+export { EMPTY_STATE_VECTOR, EMPTY_UPDATE, isEmptyUpdate } from './emptyState.js'
 export { closeCodeFor, ErrorCode, isRhizomeError, RhizomeError } from './errors.js'
 export {
   chunkMeshFrame,

@@ -1,6 +1,7 @@
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { ErrorCode, RhizomeError } from './errors.js'
+import { readLengthPrefixed } from './wireReads.js'
 
 /**
  * Version of the relay-to-relay protocol spoken on `/_mesh`. 2: proofs bind both relay and store
@@ -144,11 +145,9 @@ export function encodeMeshMessage(m: MeshMessage): Uint8Array {
   return encoding.toUint8Array(e)
 }
 
-function bytes(d: decoding.Decoder): Uint8Array {
-  const len = decoding.readVarUint(d)
-  if (len > d.arr.length - d.pos) throw new RangeError('length past end')
-  return decoding.readUint8Array(d, len)
-}
+const malformedMesh = (detail: string, cause?: unknown) =>
+  new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, `malformed mesh message: ${detail}`, { cause })
+const bytes = (d: decoding.Decoder) => readLengthPrefixed(d, malformedMesh)
 
 /**
  * Decodes one mesh message.

@@ -2,6 +2,7 @@ import {
   CloseCode,
   closeCodeFor,
   ErrorCode,
+  isEmptyUpdate,
   isRhizomeError,
   RhizomeError,
   type SessionMessage,
@@ -14,7 +15,7 @@ import { applyClientAwareness } from '../docs/applyClientAwareness.js'
 import type { DocRegistry } from '../docs/DocRegistry.js'
 import type { Logger } from '../logger.js'
 import type { RelayMetrics } from '../metrics.js'
-import { applyDeviceUpdate, isEmptyUpdate, wouldChangeDoc } from './applyDeviceUpdate.js'
+import { applyDeviceUpdate, wouldChangeDoc } from './applyDeviceUpdate.js'
 import { SessionAcks } from './SessionAcks.js'
 import { SessionDocClient, type SessionDocOwner } from './SessionDocClient.js'
 

@@ -1,10 +1,6 @@
+import { isEmptyUpdate } from '@rhizome/protocol'
 import type { DocRegistry } from '../docs/DocRegistry.js'
 import { integratesAlone } from '../docs/UpdateGate.js'
-
-/** True for the update that changes nothing (`[0, 0]`: no structs, an empty delete set). */
-export function isEmptyUpdate(update: Uint8Array): boolean {
-  return update.length === 2 && update[0] === 0 && update[1] === 0
-}
 
 /**
  * Applies a device's update of `name` (docs/PROTOCOL.md section 7.2, step 7) without keeping

@@ -1,3 +1,4 @@
+import { EMPTY_UPDATE } from '@rhizome/protocol'
 import * as Y from 'yjs'
 import { withoutFormattingCleanup } from '../formattingCleanup.js'
 
@@ -48,7 +49,7 @@ export function revertUpdate(
     undo.undo()
     undo.destroy()
     // Nothing to undo: the Yjs v1 update that changes nothing.
-    return reverting ?? new Uint8Array([0, 0])
+    return reverting ?? EMPTY_UPDATE
   } finally {
     doc.destroy()
   }
