@@ -9,13 +9,10 @@ import {
 import WebSocket from 'ws'
 import * as Y from 'yjs'
 import { eventually } from './poll.mjs'
+import { type SocketEnding, watchSocket } from './socketOutcome.js'
 
-/** How a session ended: the relay's close code, or the HTTP status that refused the upgrade. */
-export interface SessionEnding {
-  code: number | null
-  reason: string
-  httpStatus: number | null
-}
+/** How a socket ended (see `watchSocket`). */
+export type SessionEnding = SocketEnding
 
 type Of<T extends SessionMessage['type']> = Extract<SessionMessage, { type: T }>
 
@@ -57,28 +54,11 @@ export class SessionClient {
         if (doc) Y.applyUpdate(doc, m.payload, 'relay')
       }
     })
-    this.opened = new Promise((resolve) => {
-      this.ws.once('open', () => resolve(true))
-      this.ws.once('close', () => resolve(false))
-      this.ws.once('unexpected-response', () => resolve(false))
-      this.ws.once('error', () => resolve(false))
+    const watched = watchSocket(this.ws, (e) => {
+      this.ended = e
     })
-    this.ending = new Promise((resolve) => {
-      const end = (e: SessionEnding) => {
-        if (this.ended) return
-        this.ended = e
-        resolve(e)
-      }
-      this.ws.on('close', (code, reason) => end({ code, reason: reason.toString(), httpStatus: null }))
-      this.ws.on('unexpected-response', (_req, res) => {
-        end({ code: null, reason: '', httpStatus: res.statusCode ?? null })
-        res.resume()
-        this.ws.terminate()
-      })
-      this.ws.on('error', (err) => {
-        setTimeout(() => end({ code: null, reason: err.message, httpStatus: null }), 2000).unref()
-      })
-    })
+    this.opened = watched.opened
+    this.ending = watched.ending
   }
 
   /** Opens a session and waits for the upgrade; throws when it was refused. */

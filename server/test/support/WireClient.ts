@@ -1,13 +1,10 @@
 import { decodeMessage, encodeDocName, type Message } from '@rhizome/protocol'
 import WebSocket from 'ws'
 import { eventually } from '../../../test/support/poll.mjs'
+import { type SocketEnding, watchSocket } from '../../../test/support/socketOutcome.js'
 
-/** How a socket ended: the close code the relay chose, or the HTTP status that refused the upgrade. */
-export interface Ending {
-  code: number | null
-  reason: string
-  httpStatus: number | null
-}
+/** How a socket ended (see `watchSocket`). */
+export type Ending = SocketEnding
 
 export interface WireOptions {
   /** `rhizome=1` in the query (default true). */
@@ -40,29 +37,11 @@ export class WireClient {
     this.ws.on('message', (data: Buffer) => {
       this.frames.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice())
     })
-    this.opened = new Promise((resolve) => {
-      this.ws.once('open', () => resolve(true))
-      this.ws.once('close', () => resolve(false))
-      this.ws.once('unexpected-response', () => resolve(false))
-      this.ws.once('error', () => resolve(false))
+    const watched = watchSocket(this.ws, (e) => {
+      this.ended = e
     })
-    this.ending = new Promise((resolve) => {
-      const end = (e: Ending) => {
-        if (this.ended) return
-        this.ended = e
-        resolve(e)
-      }
-      this.ws.on('close', (code, reason) => end({ code, reason: reason.toString(), httpStatus: null }))
-      this.ws.on('unexpected-response', (_req, res) => {
-        end({ code: null, reason: '', httpStatus: res.statusCode ?? null })
-        res.resume()
-        this.ws.terminate()
-      })
-      this.ws.on('error', (err) => {
-        // An error before 'close' (e.g. a refused connection) still ends the socket.
-        setTimeout(() => end({ code: null, reason: err.message, httpStatus: null }), 2000).unref()
-      })
-    })
+    this.opened = watched.opened
+    this.ending = watched.ending
   }
 
   /** Opens a client and waits for the upgrade; throws when it was refused. */
