@@ -21,7 +21,9 @@ export {
   MESH_MAX_FRAME_BYTES,
   MESH_NONCE_BYTES,
   MESH_PROTOCOL_VERSION,
+  type MeshDocRecords,
   type MeshMessage,
+  type MeshRecord,
   type MeshTombstone,
 } from './meshMessages.js'
 export {

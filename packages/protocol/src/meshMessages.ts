@@ -6,15 +6,34 @@ import { readLengthPrefixed } from './wireReads.js'
 /**
  * Version of the relay-to-relay protocol spoken on `/_mesh`. 2: proofs bind both relay and store
  * ids, both nonces and the direction, and every frame after the handshake is `sealed`. 3: adds
- * `tombstones` (deletions and undeletions that replicate).
+ * `tombstones` (deletions and undeletions that replicate). 4: adds `fetch` and `records` (whole stored
+ * documents, many per message, for a relay that never held them).
  */
-export const MESH_PROTOCOL_VERSION = 3
+export const MESH_PROTOCOL_VERSION = 4
 
 /** One tombstone record on the mesh: the document is deleted, or live again, since `at` (ms). */
 export interface MeshTombstone {
   name: string
   deleted: boolean
   at: number
+}
+
+/** One stored record of a document as it travels in `records`: its key after `d:<doc>\0`, its checked value. */
+export interface MeshRecord {
+  /** `s` for the snapshot, `l...` for a log record (see the store's key layout). */
+  suffix: string
+  /** The stored value: CRC-32 over the full key and the payload, then the payload. */
+  value: Uint8Array
+}
+
+/** A whole stored document in `records`, with the sender's digest and state vector when it has them. */
+export interface MeshDocRecords {
+  name: string
+  /** The sender's replica digest of exactly these records, or '' when it has none cached. */
+  digest: string
+  /** The state vector that goes with `digest` (empty when `digest` is ''). */
+  stateVector: Uint8Array
+  records: MeshRecord[]
 }
 
 /** Length of each side's handshake nonce; a hello or challenge with another length is malformed. */
@@ -46,8 +65,10 @@ export function chunkMeshFrame(frame: Uint8Array): Uint8Array[] {
  * frame's sequence number on the link. Inside the seals, in both directions:
  * `catalog` pages (anti-entropy), `step1` requests answered by `step2`, live `update`s, cumulative
  * `ack`s of durably stored `step2`/`update` sequence numbers, and `synced` once the sender has
- * pulled everything the other side's catalog offered, and `tombstones` (deletion records, merged
- * last-writer-wins: sent before each catalog round and live as they change). A message larger than {@link MESH_CHUNK_BYTES}
+ * pulled everything the other side's catalog offered, `tombstones` (deletion records, merged
+ * last-writer-wins: sent before each catalog round and live as they change), and `fetch` of
+ * documents the sender never held, answered by one `records` message with their stored records
+ * (numbered and acknowledged like `step2`). A message larger than {@link MESH_CHUNK_BYTES}
  * travels as consecutive `chunk`s of its encoded bytes (the last one marked), so a document of any
  * size replicates over sockets whose frame limit stays small.
  */
@@ -63,6 +84,8 @@ export type MeshMessage =
   | { type: 'synced'; round: number }
   | { type: 'chunk'; last: boolean; bytes: Uint8Array }
   | { type: 'tombstones'; entries: MeshTombstone[] }
+  | { type: 'fetch'; names: string[] }
+  | { type: 'records'; seq: number; docs: MeshDocRecords[]; unavailable: string[] }
   | { type: 'sealed'; body: Uint8Array; mac: Uint8Array }
 
 const tags = {
@@ -78,6 +101,8 @@ const tags = {
   chunk: 9,
   sealed: 10,
   tombstones: 11,
+  fetch: 12,
+  records: 13,
 } as const
 
 /** Encodes one mesh message; {@link decodeMeshMessage} reverses it. */
@@ -137,6 +162,26 @@ export function encodeMeshMessage(m: MeshMessage): Uint8Array {
         encoding.writeVarUint(e, t.at)
       }
       break
+    case 'fetch':
+      encoding.writeVarUint(e, m.names.length)
+      for (const name of m.names) encoding.writeVarString(e, name)
+      break
+    case 'records':
+      encoding.writeVarUint(e, m.seq)
+      encoding.writeVarUint(e, m.docs.length)
+      for (const doc of m.docs) {
+        encoding.writeVarString(e, doc.name)
+        encoding.writeVarString(e, doc.digest)
+        encoding.writeVarUint8Array(e, doc.stateVector)
+        encoding.writeVarUint(e, doc.records.length)
+        for (const r of doc.records) {
+          encoding.writeVarString(e, r.suffix)
+          encoding.writeVarUint8Array(e, r.value)
+        }
+      }
+      encoding.writeVarUint(e, m.unavailable.length)
+      for (const name of m.unavailable) encoding.writeVarString(e, name)
+      break
     case 'sealed':
       encoding.writeVarUint8Array(e, m.mac)
       encoding.writeVarUint8Array(e, m.body)
@@ -148,6 +193,17 @@ export function encodeMeshMessage(m: MeshMessage): Uint8Array {
 const malformedMesh = (detail: string, cause?: unknown) =>
   new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, `malformed mesh message: ${detail}`, { cause })
 const bytes = (d: decoding.Decoder) => readLengthPrefixed(d, malformedMesh)
+/** A list length, which can never exceed the bytes of the frame (each entry takes at least one). */
+const count = (d: decoding.Decoder, frameBytes: number): number => {
+  const n = decoding.readVarUint(d)
+  if (n > frameBytes) throw new RangeError('entry count past end')
+  return n
+}
+const strings = (d: decoding.Decoder, frameBytes: number): string[] => {
+  const out: string[] = []
+  for (let i = 0, n = count(d, frameBytes); i < n; i++) out.push(decoding.readVarString(d))
+  return out
+}
 
 /**
  * Decodes one mesh message.
@@ -222,6 +278,24 @@ export function decodeMeshMessage(frame: Uint8Array): MeshMessage {
           entries.push({ name, deleted: deleted === 1, at: decoding.readVarUint(d) })
         }
         m = { type: 'tombstones', entries }
+        break
+      }
+      case tags.fetch:
+        m = { type: 'fetch', names: strings(d, frame.length) }
+        break
+      case tags.records: {
+        const seq = decoding.readVarUint(d)
+        const docs: MeshDocRecords[] = []
+        for (let i = 0, n = count(d, frame.length); i < n; i++) {
+          const name = decoding.readVarString(d)
+          const digest = decoding.readVarString(d)
+          const stateVector = bytes(d)
+          const records: MeshRecord[] = []
+          for (let j = 0, k = count(d, frame.length); j < k; j++)
+            records.push({ suffix: decoding.readVarString(d), value: bytes(d) })
+          docs.push({ name, digest, stateVector, records })
+        }
+        m = { type: 'records', seq, docs, unavailable: strings(d, frame.length) }
         break
       }
       case tags.sealed: {

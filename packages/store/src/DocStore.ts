@@ -25,6 +25,7 @@ import { type AnyLevel, RAW } from './records.js'
 import { storedDiff, storedUpdate } from './storedUpdate.js'
 import { loadStoreId } from './storeId.js'
 import { type LoadedTombstones, loadTombstones, type TombstoneRecord, Tombstones } from './Tombstones.js'
+import { DocTransfer } from './transfer/DocTransfer.js'
 
 export type { CatalogEntry } from './Catalog.js'
 export type { ChangeRecord } from './ChangeFeed.js'
@@ -62,6 +63,8 @@ export class DocStore {
   readonly #clock: () => number
   readonly #tombstones: Tombstones
   readonly #onError: (err: unknown) => void
+  /** Whole documents in and out as they are stored: a refilling relay's bulk path. */
+  readonly transfer: DocTransfer
   #closing: Promise<void> | null = null
 
   private constructor(
@@ -100,6 +103,7 @@ export class DocStore {
     this.#appender = new LogAppender(this.#commit, this.#clock)
     this.#integrity = new Integrity(db, this.#commit, this.#reader, this.#life, this.#compactor)
     this.#tombstones = new Tombstones(tombstones, this.#commit)
+    this.transfer = new DocTransfer(db, this.#commit, this.#life)
     for (const key of tombstones.damaged)
       onError(new Error(`tombstone record ${key} failed its checksum; ignored`))
   }

@@ -1,5 +1,6 @@
 import { crc32 as zlibCrc32 } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
+import { crc32Table } from '../src/checksum.js'
 import { CHECKSUM_BYTES, crc32, decodeChecked, encodeChecked } from '../src/index.js'
 
 const bytes = (s: string) => new TextEncoder().encode(s)
@@ -20,6 +21,9 @@ describe('crc32', () => {
     for (let n = 0; n < 200; n++) {
       const data = Uint8Array.from({ length: n * 3 }, next)
       expect(crc32(data)).toBe(zlibCrc32(data))
+      // The plain-JS table that browsers use gives the same checksums.
+      expect(crc32Table(data)).toBe(zlibCrc32(data))
+      expect(crc32Table(data.subarray(1), crc32Table(data.subarray(0, 1)))).toBe(zlibCrc32(data))
       const cut = Math.floor(data.length / 3)
       expect(crc32(data.subarray(cut), crc32(data.subarray(0, cut)))).toBe(crc32(data))
     }

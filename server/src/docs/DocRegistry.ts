@@ -7,7 +7,7 @@ import {
   isRhizomeError,
   RhizomeError,
 } from '@rhizome/protocol'
-import type { DocStore } from '@rhizome/store'
+import { type DocStore, payloadsOf, type StoredDoc } from '@rhizome/store'
 import * as Y from 'yjs'
 import type { Logger } from '../logger.js'
 import type { RelayMetrics } from '../metrics.js'
@@ -206,6 +206,70 @@ export class DocRegistry implements DocHost {
     committed.then(forget, forget)
     this.events.onDirectAppend(name, update, origin)
     return committed
+  }
+
+  /**
+   * Stores a whole document a peer holds, which this relay never held, exactly as the peer stores it
+   * (`DocStore.transfer.adopt`: records, checksums and receive times kept, no Y.Doc; one with nested
+   * types is also applied to a scratch document first, for the nesting limit). When the relay
+   * holds the document after all (loaded, written meanwhile, or found stored inside the commit),
+   * its records are applied like any update instead. Announced through `onDirectAppend` before the
+   * commit resolves, reported durable after. Resolves once durable: true, or false when the
+   * records were refused (malformed, or not a whole document), and nothing was stored.
+   */
+  async adoptWhole(doc: StoredDoc, origin: unknown): Promise<boolean> {
+    const { name } = doc
+    if (this.#docs.has(name) || this.#direct.has(name)) return this.#applyWhole(doc, origin)
+    const adopting = this.store.transfer.adopt(doc, (payloads, state) => {
+      if (state.nested) assertAppliesWhole(payloads.length === 1 ? payloads[0]! : Y.mergeUpdates(payloads))
+      for (const payload of payloads) this.events.onDirectAppend(name, payload, origin)
+    })
+    const committed = adopting.then(() => {})
+    this.#direct.set(name, committed)
+    const forget = () => {
+      if (this.#direct.get(name) === committed) this.#direct.delete(name)
+    }
+    committed.then(forget, forget)
+    let adoption: Awaited<typeof adopting>
+    try {
+      adoption = await adopting
+    } catch (err) {
+      if (isRhizomeError(err, ErrorCode.PROTOCOL_MALFORMED)) {
+        this.log.warn({ doc: name, err: err.message }, 'refused a whole document from a peer')
+        return false
+      }
+      throw err
+    }
+    if (adoption.outcome === 'held') return this.#applyWhole(doc, origin)
+    for (const payload of adoption.payloads) this.reportDurable(name, payload, origin)
+    // A client may have opened it meanwhile, loading the store before this commit.
+    const loaded = this.loaded(name)
+    if (loaded) {
+      const merged = Y.mergeUpdates(adoption.payloads)
+      loaded.ready.then(() => loaded.apply(merged, origin)).catch(() => {})
+    }
+    return true
+  }
+
+  /** Applies a whole document's records to the loaded (or loadable) document, as one update. */
+  async #applyWhole(doc: StoredDoc, origin: unknown): Promise<boolean> {
+    let update: Uint8Array
+    try {
+      update = Y.mergeUpdates(payloadsOf(doc))
+    } catch (err) {
+      this.log.warn({ doc: doc.name, err: (err as Error).message }, 'refused a whole document from a peer')
+      return false
+    }
+    const { committed } = await this.withDoc(doc.name, (d) => ({
+      committed: d.whenDurable(d.apply(update, origin)),
+    }))
+    await committed
+    return true
+  }
+
+  /** True while `name` is loaded or a store-direct write of it is in flight. */
+  isLive(name: string): boolean {
+    return this.#docs.has(name) || this.#direct.has(name)
   }
 
   /** Resolves once everything applied so far to `name` (loaded or store-direct) is durable. */

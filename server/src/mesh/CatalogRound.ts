@@ -1,11 +1,22 @@
-import { EMPTY_STATE_VECTOR, type MeshMessage, type MeshTombstone } from '@rhizome/protocol'
+import {
+  EMPTY_STATE_VECTOR,
+  type MeshDocRecords,
+  type MeshMessage,
+  type MeshTombstone,
+} from '@rhizome/protocol'
 import type { InboundAcks } from './InboundAcks.js'
+import { malformedMesh } from './malformedMesh.js'
 import { tombstonePages } from './meshTombstones.js'
+import type { Triage } from './Refill.js'
 
 /** Catalog entries per page. */
 const CATALOG_PAGE = 256
 /** Pull requests (step1) in flight per link. */
 const MAX_PULLS = 32
+/** Documents asked for in one `fetch` (a catalog page). */
+const FETCH_NAMES = 256
+/** `fetch`es in flight per link: one being answered while the last answer is being stored. */
+const MAX_FETCHES = 2
 
 /** What an anti-entropy round needs from the relay's mesh. */
 export interface CatalogRoundHost {
@@ -17,10 +28,18 @@ export interface CatalogRoundHost {
   whenAllCommitted(): Promise<void>
   matchesDigest(name: string, digest: string): Promise<boolean>
   stateVectorOf(name: string): Promise<Uint8Array>
+  /** Sorts a page of the peer's catalog into documents to fetch whole, to compare, and to compare later. */
+  triage(owner: object, entries: { name: string; digest: string }[]): Promise<Triage>
+  /** Adopts documents the peer sent whole; `refused` lists those to pull with step1 instead. */
+  adopt(owner: object, docs: MeshDocRecords[]): { committed: Promise<void>; refused: Promise<string[]> }
+  /** Ends the claim on a document the peer could not send whole. */
+  releaseClaim(name: string): void
 }
 
 /** What an anti-entropy round does on its link. */
 export interface CatalogRoundLink {
+  /** The link itself: what claims of documents to fetch belong to. */
+  readonly owner: object
   isOpen(): boolean
   send(m: MeshMessage): void
   /** Resolves once the link's send buffer drained (or it closed). */
@@ -32,11 +51,13 @@ export interface CatalogRoundLink {
 }
 
 /**
- * The anti-entropy rounds of one link (mesh messages `catalog`, `step1`, `step2`, `synced`), both
- * halves: streaming our catalog to the peer in pages with backpressure, and pulling each
- * document whose digest differs in the peer's catalog, at most {@link MAX_PULLS} at a time. Once a
- * full catalog of the peer's was pulled and everything pulled is durable, the round is marked
- * pulled (the link then sends `synced`).
+ * The anti-entropy rounds of one link (mesh messages `catalog`, `step1`, `step2`, `fetch`,
+ * `records`, `synced`), both halves: streaming our catalog to the peer in pages with backpressure,
+ * and pulling what differs in the peer's catalog: documents this relay never held are fetched
+ * whole, a page at a time ({@link MAX_FETCHES} fetches in flight), and each held document whose
+ * digest differs is pulled with step1, at most {@link MAX_PULLS} at a time. Once a full catalog of
+ * the peer's was pulled and everything pulled is durable, the round is marked pulled (the link
+ * then sends `synced`).
  */
 export class CatalogRound {
   #round = 0
@@ -45,6 +66,12 @@ export class CatalogRound {
   #pullsInFlight = new Map<string, number>()
   #catalogDone = false
   #pullingRound = 0
+  // Whole-document fetches of the current round.
+  #fetchQueue: string[] = []
+  /** The names of each fetch in flight, in the order they were sent (answers come in that order). */
+  #fetching: string[][] = []
+  /** Documents whose comparison waits for another link's fetch or for a refused adoption. */
+  #waiting = 0
 
   constructor(
     private readonly host: CatalogRoundHost,
@@ -83,12 +110,76 @@ export class CatalogRound {
       this.#pullingRound = round
       this.#catalogDone = false
     }
-    for (const { name, digest } of entries) {
+    const { fetch, compare, later } = await this.host.triage(this.link.owner, entries)
+    this.#fetchQueue.push(...fetch)
+    this.#pumpFetches()
+    for (const { name, digest } of compare) {
       if (!(await this.host.matchesDigest(name, digest))) this.#pullQueue.push(name)
     }
+    for (const { name, digest, after } of later) this.#later(after.then(() => this.#compare(name, digest)))
     if (last) this.#catalogDone = true
     this.#pump()
     this.#maybeSynced()
+  }
+
+  /** Names to pull with step1 once `names` resolves; the round is not pulled before. */
+  #later(names: Promise<string[]>): void {
+    this.#waiting++
+    names
+      .then(
+        (list) => this.#pullQueue.push(...list),
+        () => {},
+      )
+      .finally(() => {
+        this.#waiting--
+        this.#pump()
+        this.#maybeSynced()
+      })
+  }
+
+  async #compare(name: string, digest: string): Promise<string[]> {
+    if (!this.link.isOpen()) return []
+    return (await this.host.matchesDigest(name, digest)) ? [] : [name]
+  }
+
+  #pumpFetches(): void {
+    while (this.link.isOpen() && this.#fetching.length < MAX_FETCHES && this.#fetchQueue.length > 0) {
+      const names = this.#fetchQueue.splice(0, FETCH_NAMES)
+      this.#fetching.push(names)
+      this.link.send({ type: 'fetch', names })
+    }
+  }
+
+  /**
+   * Takes the answer to the oldest fetch in flight: adopts the documents sent, pulls those the
+   * peer could not send whole with step1, and asks again for those it left for a later answer.
+   * Returns the commit of what it adopted (the link acknowledges it).
+   * @throws RhizomeError PROTOCOL_MALFORMED for an answer to no fetch, or one naming documents not asked for.
+   */
+  onRecords(docs: MeshDocRecords[], unavailable: string[]): Promise<void> {
+    const asked = this.#fetching.shift()
+    if (asked === undefined) throw malformedMesh('records without a fetch')
+    const left = new Set(asked)
+    for (const name of [...docs.map((d) => d.name), ...unavailable]) {
+      if (!left.delete(name)) throw malformedMesh('records of a document not asked for')
+    }
+    for (const name of unavailable) {
+      this.host.releaseClaim(name)
+      this.#pullQueue.push(name)
+    }
+    // An answer that carried nothing would be asked again forever: pull those with step1.
+    if (docs.length === 0 && unavailable.length === 0) {
+      for (const name of left) {
+        this.host.releaseClaim(name)
+        this.#pullQueue.push(name)
+      }
+    } else this.#fetchQueue.unshift(...left)
+    const { committed, refused } = this.host.adopt(this.link.owner, docs)
+    this.#later(refused)
+    this.#pumpFetches()
+    this.#pump()
+    this.#maybeSynced()
+    return committed
   }
 
   /** Asks for a document with our state vector (empty: all of it); the answer is a step2. */
@@ -123,7 +214,14 @@ export class CatalogRound {
   }
 
   #maybeSynced(): void {
-    if (this.#catalogDone && this.#pullQueue.length === 0 && this.#pullsInFlight.size === 0) {
+    if (
+      this.#catalogDone &&
+      this.#pullQueue.length === 0 &&
+      this.#pullsInFlight.size === 0 &&
+      this.#fetchQueue.length === 0 &&
+      this.#fetching.length === 0 &&
+      this.#waiting === 0
+    ) {
       this.#catalogDone = false
       // Everything pulled is applied; the synced mark waits until it is durable.
       const seq = this.link.acks.lastSeq

@@ -8,6 +8,7 @@ import {
   ErrorCode,
   isRhizomeError,
   MESH_MAX_FRAME_BYTES,
+  type MeshDocRecords,
   type MeshTombstone,
 } from '@rhizome/protocol'
 import type { DocStore } from '@rhizome/store'
@@ -19,6 +20,7 @@ import { assertAppliesWhole } from '../docs/UpdateGate.js'
 import type { Logger } from '../logger.js'
 import type { RelayMetrics } from '../metrics.js'
 import { PeerLink, type PeerLinkHost } from './PeerLink.js'
+import { Refill, type Triage } from './Refill.js'
 
 /** What the mesh needs from its relay. */
 export interface MeshHost {
@@ -60,6 +62,7 @@ export class Mesh implements PeerLinkHost {
   readonly dialing = new Map<string, PeerLink>()
   readonly #dialers: Dialer[]
   readonly #repairs = new Set<string>()
+  readonly #refill: Refill
   #recovering: boolean
   #stopped = false
   #antiEntropyTimer: ReturnType<typeof setInterval> | null = null
@@ -75,6 +78,12 @@ export class Mesh implements PeerLinkHost {
   ) {
     this.#dialers = options.peers.map((url) => ({ url, link: null, attempt: 0, timer: null }))
     this.#recovering = this.#dialers.length > 0
+    this.#refill = new Refill({
+      store: relay.store,
+      docs: relay.docs,
+      deletion: relay.deletion,
+      repairs: this.#repairs,
+    })
   }
 
   // PeerLinkHost: what every link reads from the relay.
@@ -205,6 +214,7 @@ export class Mesh implements PeerLinkHost {
   }
 
   onLinkClosed(link: PeerLink, wasOpen: boolean): void {
+    this.#refill.releaseAll(link)
     this.links.delete(link)
     // Held parts of its updates will come again with the next anti-entropy round.
     this.relay.docs.dropPendingFrom(link)
@@ -250,6 +260,22 @@ export class Mesh implements PeerLinkHost {
     if (this.relay.deletion.isDeleted(name)) return true
     if (this.#repairs.has(name)) return false
     return (await this.relay.docs.digestOf(name)) === digest
+  }
+
+  triage(owner: object, entries: { name: string; digest: string }[]): Promise<Triage> {
+    return this.#refill.triage(owner, entries)
+  }
+
+  adopt(owner: object, docs: MeshDocRecords[]): { committed: Promise<void>; refused: Promise<string[]> } {
+    return this.#refill.adopt(owner, docs)
+  }
+
+  releaseClaim(name: string): void {
+    this.#refill.release(name)
+  }
+
+  exportDocs(names: string[]): Promise<{ docs: MeshDocRecords[]; unavailable: string[] }> {
+    return this.#refill.export(names)
   }
 
   stateVectorOf(name: string): Promise<Uint8Array> {

@@ -8,6 +8,7 @@ import {
   encodeMeshMessage,
   isRhizomeError,
   isValidDocName,
+  type MeshDocRecords,
   type MeshMessage,
   type MeshTombstone,
 } from '@rhizome/protocol'
@@ -31,6 +32,8 @@ const SLOW_PEER_BYTES = 64 * 1024 * 1024
 export interface PeerLinkHost extends MeshHandshakeHost, CatalogRoundHost {
   readonly metrics: RelayMetrics
   diffOf(name: string, stateVector: Uint8Array): Promise<Uint8Array>
+  /** Reads documents whole for the peer's `fetch` (docs/PROTOCOL.md, Mesh: fetch and records). */
+  exportDocs(names: string[]): Promise<{ docs: MeshDocRecords[]; unavailable: string[] }>
   /** Applies what the peer sent; resolves to the commit that makes it durable. */
   applyFromPeer(
     link: PeerLink,
@@ -111,6 +114,7 @@ export class PeerLink implements AckSource {
     this.#sendDrain = new SendDrain(ws, isOpen)
     this.#acks = new InboundAcks((seq) => this.#send({ type: 'ack', seq }), isOpen)
     this.#rounds = new CatalogRound(host, {
+      owner: this,
       isOpen,
       send,
       whenDrained: () => this.#sendDrain.whenDrained(),
@@ -144,6 +148,11 @@ export class PeerLink implements AckSource {
     }
     if (m.type === 'update' || m.type === 'step2') {
       this.host.metrics.replicationBytes.inc({ peer: this.peerRelayId, direction: 'out' }, m.update.length)
+    } else if (m.type === 'records') {
+      this.host.metrics.replicationBytes.inc(
+        { peer: this.peerRelayId, direction: 'out' },
+        recordBytes(m.docs),
+      )
     }
     // Each wire frame (each chunk) is sealed on its own, so a receiver authenticates every frame
     // before it buffers any of it.
@@ -214,6 +223,14 @@ export class PeerLink implements AckSource {
       for (const e of m.entries)
         if (!Number.isSafeInteger(e.at)) throw malformedMesh('invalid tombstone time')
     }
+    const named =
+      m.type === 'fetch'
+        ? m.names
+        : m.type === 'records'
+          ? [...m.docs.map((d) => d.name), ...m.unavailable]
+          : []
+    for (const name of named)
+      if (!isValidDocName(name)) throw malformedMesh('invalid document name from peer')
     switch (m.type) {
       case 'catalog':
         return this.#rounds.onCatalog(m.entries, m.last, m.round)
@@ -225,6 +242,10 @@ export class PeerLink implements AckSource {
         return this.#onPeerUpdate(m.name, m.update, m.seq, true)
       case 'update':
         return this.#onPeerUpdate(m.name, m.update, m.seq, false)
+      case 'fetch':
+        return this.#onFetch(m.names)
+      case 'records':
+        return this.#onRecords(m.docs, m.unavailable, m.seq)
       case 'ack':
         if (m.seq > this.ackedSeq) {
           this.ackedSeq = Math.min(m.seq, this.sentSeq)
@@ -295,6 +316,21 @@ export class PeerLink implements AckSource {
     await this.#sendDrain.whenDrained()
   }
 
+  async #onFetch(names: string[]): Promise<void> {
+    const { docs, unavailable } = await this.host.exportDocs(names)
+    this.#send({ type: 'records', seq: ++this.sentSeq, docs, unavailable })
+    this.host.metrics.peerLag.set({ peer: this.peerRelayId }, this.sentSeq - this.ackedSeq)
+    await this.#sendDrain.whenDrained()
+  }
+
+  #onRecords(docs: MeshDocRecords[], unavailable: string[], seq: number): void {
+    this.host.metrics.replicationBytes.inc({ peer: this.peerRelayId, direction: 'in' }, recordBytes(docs))
+    const durable = this.#acks.applied(seq)
+    this.#rounds
+      .onRecords(docs, unavailable)
+      .then(durable, () => this.close(CloseCode.TRANSIENT, 'storage failure'))
+  }
+
   async #onPeerUpdate(name: string, update: Uint8Array, seq: number, isPull: boolean): Promise<void> {
     this.host.metrics.replicationBytes.inc({ peer: this.peerRelayId, direction: 'in' }, update.length)
     const durable = this.#acks.applied(seq)
@@ -314,4 +350,11 @@ export class PeerLink implements AckSource {
     if (this.state !== 'open') return
     this.#send({ type: 'update', name, update, seq: ++this.sentSeq })
   }
+}
+
+/** Bytes of stored values in a `records` message. */
+function recordBytes(docs: MeshDocRecords[]): number {
+  let n = 0
+  for (const doc of docs) for (const r of doc.records) n += r.value.length
+  return n
 }

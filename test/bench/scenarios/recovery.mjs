@@ -31,12 +31,13 @@ export async function run(ctx) {
   execFileSync('cp', ['-r', dirA, copyTo])
   const cpMs = performance.now() - c0
 
-  const a = await startServer('rhizome', { data: dirA })
+  const profile = ctx.profileFor('recovery', 'rhizome')
+  const a = await startServer('rhizome', { data: dirA, profile: profile && join(profile, 'source') })
   let b = null
   try {
     const expected = await catalogOf(a.httpUrl)
     const t0 = performance.now()
-    b = await startServer('rhizome', { peers: [a.url], profile: ctx.profileFor('recovery', 'rhizome') })
+    b = await startServer('rhizome', { peers: [a.url], profile })
     let converged = false
     let health = null
     while (!converged) {
