@@ -4,10 +4,11 @@ import {
   type MeshMessage,
   type MeshTombstone,
 } from '@rhizome/protocol'
+import type { ClaimOutcome } from './DocClaims.js'
 import type { InboundAcks } from './InboundAcks.js'
 import { malformedMesh } from './malformedMesh.js'
 import { tombstonePages } from './meshTombstones.js'
-import type { Triage } from './Refill.js'
+import type { Claimed, Offer, Triage } from './Refill.js'
 
 /** Catalog entries per page. */
 const CATALOG_PAGE = 256
@@ -28,8 +29,10 @@ export interface CatalogRoundHost {
   whenAllCommitted(): Promise<void>
   matchesDigest(name: string, digest: string): Promise<boolean>
   stateVectorOf(name: string): Promise<Uint8Array>
-  /** Sorts a page of the peer's catalog into documents to fetch whole, to compare, and to compare later. */
-  triage(owner: object, entries: { name: string; digest: string }[]): Promise<Triage>
+  /** Sorts a page of the peer's catalog into documents to fetch whole and documents to compare. */
+  triage(entries: Offer[]): Promise<Triage>
+  /** Claims documents to fetch as they are asked for; those another link fetches come back apart. */
+  claim(owner: object, offers: Offer[]): Claimed
   /** Adopts documents the peer sent whole; `refused` lists those to pull with step1 instead. */
   adopt(owner: object, docs: MeshDocRecords[]): { committed: Promise<void>; refused: Promise<string[]> }
   /** Ends the claim on a document the peer could not send whole. */
@@ -67,9 +70,9 @@ export class CatalogRound {
   #catalogDone = false
   #pullingRound = 0
   // Whole-document fetches of the current round.
-  #fetchQueue: string[] = []
-  /** The names of each fetch in flight, in the order they were sent (answers come in that order). */
-  #fetching: string[][] = []
+  #fetchQueue: Offer[] = []
+  /** What each fetch in flight asked for, in the order they were sent (answers come in that order). */
+  #fetching: Offer[][] = []
   /** Documents whose comparison waits for another link's fetch or for a refused adoption. */
   #waiting = 0
 
@@ -110,13 +113,12 @@ export class CatalogRound {
       this.#pullingRound = round
       this.#catalogDone = false
     }
-    const { fetch, compare, later } = await this.host.triage(this.link.owner, entries)
+    const { fetch, compare } = await this.host.triage(entries)
     this.#fetchQueue.push(...fetch)
     this.#pumpFetches()
     for (const { name, digest } of compare) {
       if (!(await this.host.matchesDigest(name, digest))) this.#pullQueue.push(name)
     }
-    for (const { name, digest, after } of later) this.#later(after.then(() => this.#compare(name, digest)))
     if (last) this.#catalogDone = true
     this.#pump()
     this.#maybeSynced()
@@ -137,16 +139,21 @@ export class CatalogRound {
       })
   }
 
-  async #compare(name: string, digest: string): Promise<string[]> {
-    if (!this.link.isOpen()) return []
-    return (await this.host.matchesDigest(name, digest)) ? [] : [name]
+  /** After another link fetched a document: pulled here too unless what it stored is what our peer offers. */
+  async #compare(offer: Offer, ended: ClaimOutcome): Promise<string[]> {
+    if (!this.link.isOpen() || ended === offer.digest) return []
+    return (await this.host.matchesDigest(offer.name, offer.digest)) ? [] : [offer.name]
   }
 
   #pumpFetches(): void {
     while (this.link.isOpen() && this.#fetching.length < MAX_FETCHES && this.#fetchQueue.length > 0) {
-      const names = this.#fetchQueue.splice(0, FETCH_NAMES)
-      this.#fetching.push(names)
-      this.link.send({ type: 'fetch', names })
+      const offers = this.#fetchQueue.splice(0, FETCH_NAMES)
+      const { mine, others } = this.host.claim(this.link.owner, offers)
+      for (const { offer, ended } of others) this.#later(ended.then((d) => this.#compare(offer, d)))
+      if (mine.length === 0) continue
+      const claimed = new Set(mine)
+      this.#fetching.push(offers.filter((o) => claimed.has(o.name)))
+      this.link.send({ type: 'fetch', names: mine })
     }
   }
 
@@ -159,7 +166,7 @@ export class CatalogRound {
   onRecords(docs: MeshDocRecords[], unavailable: string[]): Promise<void> {
     const asked = this.#fetching.shift()
     if (asked === undefined) throw malformedMesh('records without a fetch')
-    const left = new Set(asked)
+    const left = new Set(asked.map((o) => o.name))
     for (const name of [...docs.map((d) => d.name), ...unavailable]) {
       if (!left.delete(name)) throw malformedMesh('records of a document not asked for')
     }
@@ -173,7 +180,7 @@ export class CatalogRound {
         this.host.releaseClaim(name)
         this.#pullQueue.push(name)
       }
-    } else this.#fetchQueue.unshift(...left)
+    } else this.#fetchQueue.unshift(...asked.filter((o) => left.has(o.name)))
     const { committed, refused } = this.host.adopt(this.link.owner, docs)
     this.#later(refused)
     this.#pumpFetches()

@@ -1,36 +1,48 @@
+/** How another link's fetch of a document ended: the digest it stored, or null when unknown. */
+export type ClaimOutcome = string | null
+
 /**
  * Which link fetches which document this relay never held, so that a relay refilling from several
- * peers at once fetches each document once, from whichever link reached it first; the other links
- * wait for that fetch and then compare digests as for any held document.
+ * peers at once fetches each document once: a link claims documents just before it asks for them,
+ * so links that are ready share the work; the other links wait for that fetch and compare the
+ * digest it stored with their peer's. How recent fetches ended is kept until no claim is open, so a
+ * link that reaches a document just after another stored it does not fetch it again.
  */
 export class DocClaims {
-  readonly #claims = new Map<string, { owner: object; done: Promise<void>; release: () => void }>()
+  readonly #open = new Map<
+    string,
+    { owner: object; done: Promise<ClaimOutcome>; end: (d: ClaimOutcome) => void }
+  >()
+  readonly #ended = new Map<string, ClaimOutcome>()
 
   /**
-   * Claims `name` for `owner`: true when it is now (or already was) the owner's to fetch; else the
-   * promise that settles once the other owner's fetch ended (stored, given up, or its link closed).
+   * Claims `name` for `owner`: true when it is now (or already was) the owner's to fetch; else a
+   * promise of how the other fetch ended (at once when it already did).
    */
-  claim(name: string, owner: object): true | Promise<void> {
-    const held = this.#claims.get(name)
-    if (held !== undefined) return held.owner === owner ? true : held.done
-    let release!: () => void
-    const done = new Promise<void>((resolve) => {
-      release = resolve
+  claim(name: string, owner: object): true | Promise<ClaimOutcome> {
+    const open = this.#open.get(name)
+    if (open !== undefined) return open.owner === owner ? true : open.done
+    if (this.#ended.has(name)) return Promise.resolve(this.#ended.get(name) ?? null)
+    let end!: (d: ClaimOutcome) => void
+    const done = new Promise<ClaimOutcome>((resolve) => {
+      end = resolve
     })
-    this.#claims.set(name, { owner, done, release })
+    this.#open.set(name, { owner, done, end })
     return true
   }
 
-  /** Ends the claim on `name` (its fetch ended, whatever the outcome). */
-  release(name: string): void {
-    const held = this.#claims.get(name)
-    if (held === undefined) return
-    this.#claims.delete(name)
-    held.release()
+  /** Ends the claim on `name`: stored with `digest`, or given up (null: the others compare themselves). */
+  release(name: string, digest: ClaimOutcome = null): void {
+    const open = this.#open.get(name)
+    if (open === undefined) return
+    this.#open.delete(name)
+    if (digest !== null) this.#ended.set(name, digest)
+    open.end(digest)
+    if (this.#open.size === 0) this.#ended.clear()
   }
 
   /** Ends every claim of `owner` (its link closed). */
   releaseAll(owner: object): void {
-    for (const [name, held] of this.#claims) if (held.owner === owner) this.release(name)
+    for (const [name, open] of this.#open) if (open.owner === owner) this.release(name)
   }
 }

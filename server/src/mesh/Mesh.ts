@@ -20,7 +20,7 @@ import { assertAppliesWhole } from '../docs/UpdateGate.js'
 import type { Logger } from '../logger.js'
 import type { RelayMetrics } from '../metrics.js'
 import { PeerLink, type PeerLinkHost } from './PeerLink.js'
-import { Refill, type Triage } from './Refill.js'
+import { type Claimed, type Offer, Refill, type Triage } from './Refill.js'
 
 /** What the mesh needs from its relay. */
 export interface MeshHost {
@@ -262,8 +262,12 @@ export class Mesh implements PeerLinkHost {
     return (await this.relay.docs.digestOf(name)) === digest
   }
 
-  triage(owner: object, entries: { name: string; digest: string }[]): Promise<Triage> {
-    return this.#refill.triage(owner, entries)
+  triage(entries: Offer[]): Promise<Triage> {
+    return this.#refill.triage(entries)
+  }
+
+  claim(owner: object, offers: Offer[]): Claimed {
+    return this.#refill.claim(owner, offers)
   }
 
   adopt(owner: object, docs: MeshDocRecords[]): { committed: Promise<void>; refused: Promise<string[]> } {

@@ -2,16 +2,26 @@ import type { MeshDocRecords } from '@rhizome/protocol'
 import type { DocStore, StoredDoc } from '@rhizome/store'
 import type { DocDeletion } from '../docs/DocDeletion.js'
 import type { DocRegistry } from '../docs/DocRegistry.js'
-import { DocClaims } from './DocClaims.js'
+import { type ClaimOutcome, DocClaims } from './DocClaims.js'
+
+/** A catalog entry of a peer: a document and the peer's digest of it. */
+export interface Offer {
+  name: string
+  digest: string
+}
 
 /** How one page of a peer's catalog is pulled (see {@link Refill.triage}). */
 export interface Triage {
-  /** Documents this relay never held: fetched whole (`fetch`), claimed for this link. */
-  fetch: string[]
+  /** Documents this relay never held: to fetch whole (`fetch`), claimed when asked for. */
+  fetch: Offer[]
   /** Documents this relay holds: their digests are compared and the different ones pulled. */
-  compare: { name: string; digest: string }[]
-  /** Documents another link is fetching: compared once `after` settles. */
-  later: { name: string; digest: string; after: Promise<void> }[]
+  compare: Offer[]
+}
+
+/** Documents to fetch now (claimed), and those another link fetches (see {@link Refill.claim}). */
+export interface Claimed {
+  mine: string[]
+  others: { offer: Offer; ended: Promise<ClaimOutcome> }[]
 }
 
 /** What the refill needs from the relay's mesh. */
@@ -35,10 +45,10 @@ export class Refill {
 
   constructor(private readonly host: RefillHost) {}
 
-  /** Sorts a catalog page from the link `owner`; the documents to fetch are claimed for it. */
-  async triage(owner: object, entries: { name: string; digest: string }[]): Promise<Triage> {
+  /** Sorts a page of a peer's catalog into documents this relay never held and those it holds. */
+  async triage(entries: Offer[]): Promise<Triage> {
     const { deletion, docs, repairs, store } = this.host
-    const out: Triage = { fetch: [], compare: [], later: [] }
+    const out: Triage = { fetch: [], compare: [] }
     const held = await store.transfer.held(entries.map((e) => e.name))
     for (const entry of entries) {
       const { name } = entry
@@ -48,9 +58,18 @@ export class Refill {
         out.compare.push(entry)
         continue
       }
-      const claim = this.#claims.claim(name, owner)
-      if (claim === true) out.fetch.push(name)
-      else out.later.push({ ...entry, after: claim })
+      out.fetch.push(entry)
+    }
+    return out
+  }
+
+  /** Claims documents for the link `owner` as it asks for them; those another link took are returned apart. */
+  claim(owner: object, offers: Offer[]): Claimed {
+    const out: Claimed = { mine: [], others: [] }
+    for (const offer of offers) {
+      const claim = this.#claims.claim(offer.name, owner)
+      if (claim === true) out.mine.push(offer.name)
+      else out.others.push({ offer, ended: claim })
     }
     return out
   }
@@ -93,11 +112,17 @@ export class Refill {
       }
       const adopted = this.host.docs.adoptWhole(stored, owner)
       commits.push(
-        adopted
-          .then((ok) => {
+        adopted.then(
+          (ok) => {
             if (!ok) refused.push(name)
-          })
-          .finally(() => this.#claims.release(name)),
+            // This relay now holds at least the state of that digest.
+            this.#claims.release(name, ok ? stored.digest : null)
+          },
+          (err) => {
+            this.#claims.release(name)
+            throw err
+          },
+        ),
       )
     }
     const committed = Promise.all(commits).then(() => {})
