@@ -99,6 +99,21 @@ describe('refill of a relay that lost its disk', () => {
     await store.close()
   })
 
+  it('a refill killed with SIGKILL midway resumes and leaves a store that verifies clean', async () => {
+    const { dir } = await dataDir()
+    const a = await startRelay({ dataDir: dir })
+    const fresh = await startRelay({ peers: [a.url] })
+    await eventually(async () => (await health(fresh.httpUrl)).docs > 0, { what: 'refill under way' })
+    await fresh.kill()
+    await fresh.start()
+    expect((await refilled(a, fresh)).size).toBe(DOCS)
+    await fresh.stop()
+    const store = await DocStore.open(new ClassicLevel(fresh.dataDir))
+    expect(store.docCount).toBe(DOCS)
+    expect((await store.scrub()).corrupt).toEqual([])
+    await store.close()
+  })
+
   it('from three peers at once, fetches each document once', async () => {
     const dirs = await Promise.all([dataDir(), dataDir(), dataDir()])
     const peers = await Promise.all(dirs.map(({ dir }) => startRelay({ dataDir: dir })))
