@@ -4,6 +4,8 @@ import { ErrorCode, RhizomeError } from './errors.js'
 export const MAX_DOC_NAME_BYTES = 255
 
 const allowed = /^[A-Za-z0-9\-_.~:@/]+$/
+/** An empty, `.` or `..` segment anywhere (tested first: names are checked on every mesh message). */
+const badSegment = /(?:^|\/)\.{0,2}(?:\/|$)/
 
 /**
  * Checks a decoded document name against docs/PROTOCOL.md section 2: 1-255 bytes of
@@ -17,6 +19,7 @@ export function docNameProblem(name: string): string | null {
   if (name.length > MAX_DOC_NAME_BYTES) return `longer than ${MAX_DOC_NAME_BYTES} bytes`
   const first = name[0]
   if (first === '/' || first === '_' || first === '.') return `starts with '${first}'`
+  if (!badSegment.test(name)) return null
   for (const segment of name.split('/')) {
     if (segment === '') return 'empty segment'
     if (segment === '.' || segment === '..') return `'${segment}' segment`

@@ -14,10 +14,10 @@ import type { Claimed, Offer, Triage } from './Refill.js'
 const CATALOG_PAGE = 256
 /** Pull requests (step1) in flight per link. */
 const MAX_PULLS = 32
-/** Documents asked for in one `fetch` (a catalog page). */
-const FETCH_NAMES = 256
-/** `fetch`es in flight per link: one being answered while the last answer is being stored. */
-const MAX_FETCHES = 2
+/** Documents asked for in one `fetch`: small enough that the answer of documents of ~10 KB fits one frame. */
+const FETCH_NAMES = 64
+/** `fetch`es in flight per link: answers being read by the peer while earlier ones are stored here. */
+const MAX_FETCHES = 4
 
 /** What an anti-entropy round needs from the relay's mesh. */
 export interface CatalogRoundHost {

@@ -1,4 +1,4 @@
-import type { MeshDocRecords } from '@rhizome/protocol'
+import { MESH_CHUNK_BYTES, type MeshDocRecords } from '@rhizome/protocol'
 import type { DocStore, StoredDoc } from '@rhizome/store'
 import type { DocDeletion } from '../docs/DocDeletion.js'
 import type { DocRegistry } from '../docs/DocRegistry.js'
@@ -23,6 +23,13 @@ export interface Claimed {
   mine: string[]
   others: { offer: Offer; ended: Promise<ClaimOutcome> }[]
 }
+
+/**
+ * Bytes of stored values one `records` answer carries before it stops at a document boundary:
+ * below a mesh frame (with room for names and keys), so that answers travel unchunked and are
+ * never reassembled.
+ */
+const RECORDS_BYTES = MESH_CHUNK_BYTES - 128 * 1024
 
 /** What the refill needs from the relay's mesh. */
 export interface RefillHost {
@@ -78,7 +85,7 @@ export class Refill {
   async export(names: string[]): Promise<{ docs: MeshDocRecords[]; unavailable: string[] }> {
     const { deletion, store } = this.host
     const live = names.filter((name) => !deletion.isDeleted(name))
-    const { docs, unavailable } = await store.transfer.export(live)
+    const { docs, unavailable } = await store.transfer.export(live, RECORDS_BYTES)
     for (const name of names) if (deletion.isDeleted(name)) unavailable.push(name)
     return {
       docs: docs.map((d) => ({

@@ -59,11 +59,18 @@ export class DocTransfer {
     }
     const out = new Set<string>()
     if (wanted.size === 0) return out
-    const keys = [...wanted].map(metaKey).sort(byKeyOrder)
-    const range = { gte: keys[0]!, lte: keys[keys.length - 1]!, keyEncoding: RAW.keyEncoding }
-    for await (const key of this.#db.keys<string>(range)) {
-      const name = nameOfMetaKey(key)
-      if (wanted.has(name)) out.add(name)
+    const bounds = [...wanted].map(metaKey).sort(byKeyOrder)
+    const range = { gte: bounds[0]!, lte: bounds[bounds.length - 1]!, keyEncoding: RAW.keyEncoding }
+    const keys = this.#db.keys<string>(range)
+    try {
+      for (let page = await keys.nextv(1000); page.length > 0; page = await keys.nextv(1000)) {
+        for (const key of page) {
+          const name = nameOfMetaKey(key)
+          if (wanted.has(name)) out.add(name)
+        }
+      }
+    } finally {
+      await keys.close()
     }
     return out
   }
