@@ -2,6 +2,7 @@
 // (they must cost nothing: the relay loads a document only while it is active), and with M of them
 // active (one client each). The peers, which also load on demand, with the same M documents stored.
 import { join } from 'node:path'
+import { metric } from '../../support/metrics.mjs'
 import { writeHocuspocus, writeRhizome, writeYLeveldb } from '../lib/datasets.mjs'
 import { syntheticDocs } from '../lib/docs.mjs'
 import { BenchClient, openMany } from '../lib/loadgen.mjs'
@@ -61,6 +62,24 @@ export async function run(ctx) {
       }
     } finally {
       await relay.stop()
+    }
+    // The same relay once its background scrubber has read every record (first pass forced early).
+    const scrubbed = await startServer('rhizome', {
+      data: dir,
+      args: [...args, '--scrub-interval-ms', '1000'],
+    })
+    try {
+      const t0 = performance.now()
+      while ((await metric(scrubbed.httpUrl, 'rhizome_scrub_passes_total')) < 1) {
+        if (performance.now() - t0 > 300_000) throw new Error('no scrub pass within 5 minutes')
+        await sleep(100)
+      }
+      const rss = await rssOf(scrubbed)
+      const mem = memory(scrubbed.pid)
+      results.rhizome.afterScrubCostMB = rss - emptyRss
+      results.rhizome.afterScrubAnonCostMB = mem.anon / MB - emptyAnon
+    } finally {
+      await scrubbed.stop()
     }
     ctx.log(`  rhizome: ${JSON.stringify(results.rhizome)}`)
   }

@@ -92,7 +92,8 @@ export async function run(ctx) {
         recoveryMs,
         threePeersMs,
         cpMs,
-        targetMs: TARGET_MS * (count / 10_000),
+        // The target is stated for 10,000 documents; start-up alone dominates a small refill.
+        targetMs: count === 10_000 ? TARGET_MS : null,
         mbPerSecond: bytes / 2 ** 20 / (recoveryMs / 1000),
         ratio: recoveryMs / cpMs,
         correct: true,
