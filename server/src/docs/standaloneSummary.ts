@@ -1,6 +1,6 @@
 import { digestOfDoc, ErrorCode, RhizomeError } from '@rhizome/protocol'
 import * as Y from 'yjs'
-import { UpdateGate } from './UpdateGate.js'
+import { NestingLimit } from './NestingLimit.js'
 
 /** A document's replica digest (docs/PROTOCOL.md section 1) and state vector. */
 export interface StandaloneSummary {
@@ -10,7 +10,7 @@ export interface StandaloneSummary {
 
 /**
  * The check of `integratesAlone` (UpdateGate.ts: `update` applied to an empty scratch document as
- * the relay would, cleanup, garbage collection and nesting limit included) that also returns what
+ * the relay would, cleanup, garbage collection and nesting limit included), cheaper, that also returns what
  * the scratch document then holds: its digest and state vector. A relay storing a document it never
  * held as this one update records them with it (`DocStore.noteFirstDigest`), so that its catalog
  * need not read and merge the new document once more (a refill stores thousands).
@@ -20,7 +20,25 @@ export interface StandaloneSummary {
 export function standaloneSummary(update: Uint8Array): StandaloneSummary | null {
   const doc = new Y.Doc({ guid: 'rhizome-check' })
   try {
-    if (new UpdateGate(doc, () => {}).apply(update, null).pending !== null) return null
+    // What UpdateGate.apply does, without what a scratch document does not need: no decoding pass
+    // first (the document is thrown away if Yjs fails halfway), and every client of the document
+    // is one the update added.
+    try {
+      Y.transact(doc, (tr) => {
+        Y.applyUpdate(doc, update)
+        try {
+          new NestingLimit().check(doc, tr, doc.store.clients.keys())
+        } catch (err) {
+          // As in UpdateGate: the cleanup would garbage-collect the refused types recursively.
+          doc.gc = false
+          throw err
+        }
+      })
+    } catch (cause) {
+      if (cause instanceof RhizomeError) throw cause
+      throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, 'update cannot be applied', { cause })
+    }
+    if (doc.store.pendingStructs !== null || doc.store.pendingDs !== null) return null
     return { digest: digestOfDoc(doc), stateVector: Y.encodeStateVector(doc) }
   } finally {
     doc.destroy()
