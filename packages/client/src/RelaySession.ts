@@ -6,6 +6,7 @@ import {
   RhizomeError,
   type SessionMessage,
 } from '@rhizome/protocol'
+import { corkUntilTick } from './corkUntilTick.js'
 import { helloFrame, readWelcome, type SessionHello, type SessionWelcome, sessionUrl } from './handshake.js'
 import { cutOff, LiveSockets } from './LiveSockets.js'
 import { ReconnectTimer } from './ReconnectTimer.js'
@@ -146,6 +147,7 @@ export class RelaySession {
   send(message: SessionMessage): boolean {
     const ws = this.#ws
     if (!this.ready || ws === null || ws.readyState !== 1) return false
+    corkUntilTick(ws)
     ws.send(encodeSessionMessage(message))
     return true
   }

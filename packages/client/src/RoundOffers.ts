@@ -1,6 +1,6 @@
 import type { DocLocks } from './DocLocks.js'
 import type { LocalDocs } from './LocalDocs.js'
-import { absentDocs, localChanges } from './localScans.js'
+import { absentStates, localChanges } from './localScans.js'
 import type { Round, SessionRounds } from './SessionRounds.js'
 
 /** Above this many buffered bytes a push waits for the socket to drain. */
@@ -95,12 +95,16 @@ export class RoundOffers {
   async pushAbsent(round: Round): Promise<void> {
     const epoch = this.#sync.epoch()
     const { local } = this.#sync
-    for await (const doc of absentDocs(local.store, round.patterns, round.listed)) {
+    // One scan of the store, not one read per document. A document that changes after the scan read
+    // it reaches the relay anyway: as a live update, or offered again at the round's end (owed).
+    for await (const { name: doc, update: state } of absentStates(
+      local.store,
+      round.patterns,
+      round.listed,
+    )) {
       if (epoch !== this.#sync.epoch()) return
       if (this.#sync.refused(doc) || local.isDeleted(doc) || local.openDoc(doc) !== undefined) continue
       this.#sync.rounds().settle(doc)
-      const state = await local.fullState(doc)
-      if (epoch !== this.#sync.epoch()) return
       this.#sync.push(doc, state)
       await this.#drained()
     }

@@ -1,19 +1,21 @@
-import type { DocStore } from '@rhizome/store'
+import type { DocStore, ScannedState } from '@rhizome/store'
 import { coveringPrefixes, matchesAny } from './patterns.js'
 
 /**
  * Local documents matching `patterns` that are not in `listed` (what a relay listed in a round
- * that is not resumed): the ones a new or wiped relay lacks (spec step 4, G3). Reads the catalog
- * once per covering literal prefix, in name order; corrupt documents are skipped.
+ * that is not resumed), each with its whole state as one update: the ones a new or wiped relay
+ * lacks (spec step 4, G3). Reads the store in one scan per covering literal prefix, in name order,
+ * not one read per document (a device refilling a wiped relay pushes every document it holds);
+ * corrupt documents are skipped.
  */
-export async function* absentDocs(
+export async function* absentStates(
   store: DocStore,
   patterns: readonly string[],
   listed: ReadonlySet<string>,
-): AsyncIterable<string> {
+): AsyncIterable<ScannedState> {
   for (const prefix of coveringPrefixes(patterns)) {
-    for await (const entry of store.catalog({ prefix })) {
-      if (!entry.corrupt && !listed.has(entry.name) && matchesAny(patterns, entry.name)) yield entry.name
+    for await (const state of store.scanStates(prefix)) {
+      if (!listed.has(state.name) && matchesAny(patterns, state.name)) yield state
     }
   }
 }

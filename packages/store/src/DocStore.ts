@@ -6,6 +6,8 @@ import { DigestCache, forgetDigests } from './DigestCache.js'
 import { DocReader } from './DocReader.js'
 import type { DocStoreOptions } from './DocStoreOptions.js'
 import { countDocs } from './docCount.js'
+import { existMany } from './existence.js'
+import { noteFirstSummary } from './firstSummary.js'
 import { GroupCommit } from './groupCommit/GroupCommit.js'
 import { DocHistory } from './history/DocHistory.js'
 import { HistoryCompaction } from './history/HistoryCompaction.js'
@@ -22,6 +24,7 @@ import { type AppendOptions, LogAppender } from './LogAppender.js'
 import { MetaCache } from './MetaCache.js'
 import { loadQuarantined, quarantinedDocs } from './quarantine.js'
 import { type AnyLevel, RAW } from './records.js'
+import { type ScannedState, scanStates } from './stateScan.js'
 import { storedDiff, storedUpdate } from './storedUpdate.js'
 import { loadStoreId } from './storeId.js'
 import { type LoadedTombstones, loadTombstones, type TombstoneRecord, Tombstones } from './Tombstones.js'
@@ -34,6 +37,7 @@ export type { PurgeReport } from './history/HistoryPurge.js'
 export type { RestorePoint } from './history/HistoryReader.js'
 export type { ScrubPage } from './Integrity.js'
 export type { AppendOptions } from './LogAppender.js'
+export type { ScannedState } from './stateScan.js'
 export type { TombstoneRecord } from './Tombstones.js'
 
 /**
@@ -191,6 +195,15 @@ export class DocStore {
   }
 
   /**
+   * For each of `names`, what {@link has} answers, in one database round trip (see `existMany`).
+   * @throws TypeError for an invalid name.
+   */
+  async hasMany(names: readonly string[]): Promise<boolean[]> {
+    this.#life.assertOpen()
+    return existMany(this.#db, this.#commit, names)
+  }
+
+  /**
    * Applies the document's snapshot and log to `doc` with `origin` (in transactions of bounded size).
    * A log found over the compaction threshold is compacted in the background afterwards.
    * @returns false when the document is unknown.
@@ -210,6 +223,15 @@ export class DocStore {
    */
   async getUpdate(name: string): Promise<Uint8Array | null> {
     return storedUpdate(this.#reader, name)
+  }
+
+  /**
+   * Every document whose name starts with `prefix` with its whole state as one update, in name
+   * order, read through one iterator; quarantined and damaged documents are left out. See `scanStates`.
+   * @throws RhizomeError STORE_CLOSED after {@link close}.
+   */
+  scanStates(prefix = ''): AsyncIterable<ScannedState> {
+    return scanStates(this.#db, this.#reader, this.#life, this.#commit.quarantined, prefix)
   }
 
   /**
@@ -262,6 +284,17 @@ export class DocStore {
     this.#life.assertOpen()
     checkDocName(name)
     return this.#digests.note(name, digest, stateVector)
+  }
+
+  /**
+   * Records the digest and state vector of a document created by the `append` issued just before
+   * (same turn), computed from that one update; ignored unless that update is all the document
+   * holds. See `noteFirstSummary`.
+   */
+  async noteFirstDigest(name: string, digest: string, stateVector: Uint8Array): Promise<void> {
+    this.#life.assertOpen()
+    checkDocName(name)
+    return noteFirstSummary(this.#commit, name, digest, stateVector)
   }
 
   /**

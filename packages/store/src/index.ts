@@ -7,6 +7,7 @@ export {
   type DocStoreOptions,
   type PurgeReport,
   type RestorePoint,
+  type ScannedState,
   type ScrubPage,
   type TombstoneRecord,
 } from './DocStore.js'

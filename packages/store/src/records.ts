@@ -56,6 +56,11 @@ export async function readDocRecords(
     if (snapshot !== undefined) entries.push([snapshotKey(name), snapshot])
   }
   if (entries.length === 0) return null
+  return recordsOf(name, entries)
+}
+
+/** Verifies the raw `[key, value]` records of document `name` (read in one view) into its {@link DocRecords}. */
+export function recordsOf(name: string, entries: readonly [string, Uint8Array][]): DocRecords {
   const records: DocRecords = {
     snapshot: null,
     logs: [],

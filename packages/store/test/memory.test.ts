@@ -1,6 +1,7 @@
 import { MemoryLevel } from 'memory-level'
 import { runChangeFeedConformance } from './changeFeedConformance.js'
 import { runStoreConformance } from './conformance.js'
+import { runScanConformance } from './scanConformance.js'
 import { runTombstoneConformance } from './tombstoneConformance.js'
 
 runStoreConformance('memory-level', async () => ({
@@ -11,3 +12,5 @@ runStoreConformance('memory-level', async () => ({
 runChangeFeedConformance('memory-level', async () => ({ db: new MemoryLevel(), cleanup: async () => {} }))
 
 runTombstoneConformance('memory-level', async () => ({ db: new MemoryLevel(), cleanup: async () => {} }))
+
+runScanConformance('memory-level', async () => ({ db: new MemoryLevel(), cleanup: async () => {} }))

@@ -11,9 +11,10 @@ import { type DocStore, payloadsOf, type StoredDoc } from '@rhizome/store'
 import * as Y from 'yjs'
 import type { Logger } from '../logger.js'
 import type { RelayMetrics } from '../metrics.js'
+import { ExistenceChecks } from './ExistenceChecks.js'
 import { type DocHost, RelayDoc } from './RelayDoc.js'
 import { ReloadBarrier } from './ReloadBarrier.js'
-import { assertAppliesWhole } from './UpdateGate.js'
+import { type StandaloneSummary, wholeSummary } from './standaloneSummary.js'
 
 /** What the registry tells the rest of the relay. */
 export interface DocRegistryEvents {
@@ -47,6 +48,8 @@ export class DocRegistry implements DocHost {
   readonly #direct = new Map<string, Promise<void>>()
 
   readonly #reloads = new ReloadBarrier()
+  /** `store.has` for documents pushed or pulled by the thousand: batched lookups. */
+  readonly existence: ExistenceChecks
 
   /**
    * @param limits - `idleMs`: a document with no client is evicted after this long;
@@ -59,6 +62,7 @@ export class DocRegistry implements DocHost {
     private readonly metrics: RelayMetrics,
     private readonly events: DocRegistryEvents,
   ) {
+    this.existence = new ExistenceChecks(store)
     this.idleMs = limits.idleMs
     this.maxPendingUpdateBytes = limits.maxPendingUpdateBytes
   }
@@ -167,11 +171,11 @@ export class DocRegistry implements DocHost {
     origin: unknown,
     isPull: boolean,
   ): Promise<{ committed: Promise<void> }> {
-    if (isPull && !this.#docs.has(name) && !(await this.store.has(name))) {
+    if (isPull && !this.#docs.has(name) && !(await this.existence.has(name))) {
       // It becomes the whole document, so it is first applied to a scratch document: bytes Yjs
       // cannot apply cleanly (or that would wait for missing structs) are never stored.
-      assertAppliesWhole(update)
-      return { committed: this.appendDirect(name, update, origin) }
+      const summary = wholeSummary(update)
+      return { committed: this.appendDirect(name, update, origin, summary) }
     }
     return this.withDoc(name, (doc) => {
       // A held part (waiting for structs this relay lacks) is acknowledged once it integrated.
@@ -184,16 +188,29 @@ export class DocRegistry implements DocHost {
    * recovering relay pulls thousands; a device pushes thousands). The caller has checked that the
    * update integrates on its own. Announced through `onDirectAppend` before the commit resolves, so
    * that whoever reads the store's change sequence afterwards was told about it. Returns the commit.
+   * `checked`: what the caller's scratch-document check of the update found (`standaloneSummary`):
+   * the update is not decoded once more, and the summary is stored with it when the update is all
+   * the document holds.
    * @throws RhizomeError PROTOCOL_MALFORMED when the update does not decode (nothing is stored or
    * announced).
    */
-  appendDirect(name: string, update: Uint8Array, origin: unknown): Promise<void> {
+  appendDirect(
+    name: string,
+    update: Uint8Array,
+    origin: unknown,
+    checked?: StandaloneSummary,
+  ): Promise<void> {
     try {
-      Y.decodeUpdate(update)
+      if (checked === undefined) Y.decodeUpdate(update)
     } catch (cause) {
       throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, 'update cannot be decoded', { cause })
     }
-    const committed = this.store.append(name, update, { decoded: true }).then(() => {
+    const appended = this.store.append(name, update, { decoded: true })
+    // In the same turn as the append, so both go into one commit (see DocStore.noteFirstDigest).
+    if (checked !== undefined) {
+      this.store.noteFirstDigest(name, checked.digest, checked.stateVector).catch(() => {})
+    }
+    const committed = appended.then(() => {
       this.reportDurable(name, update, origin)
       // A client may have opened it meanwhile, loading the store before this commit.
       const loaded = this.loaded(name)

@@ -15,6 +15,7 @@ import {
 import type { WebSocket } from 'ws'
 import { TokenBucket } from '../connections/TokenBucket.js'
 import type { SessionGrant } from '../connections/UpgradeRouter.js'
+import { corkUntilTick } from './corkUntilTick.js'
 import { KeyedQueue } from './KeyedQueue.js'
 import { changedSince, matchingDocs } from './roundListing.js'
 import { type DocFrame, SessionDocs, type SessionDocsContext, type SessionDocsOwner } from './SessionDocs.js'
@@ -335,6 +336,7 @@ export class DeviceSession implements SessionDocsOwner {
     host.metrics.bytesOut.inc(frame.length)
     host.metrics.sessionBytes.inc({ direction: 'out' }, frame.length)
     host.metrics.sessionFrames.inc({ direction: 'out' })
+    corkUntilTick(ws)
     ws.send(frame)
   }
 

@@ -1,6 +1,6 @@
 import { isEmptyUpdate } from '@rhizome/protocol'
 import type { DocRegistry } from '../docs/DocRegistry.js'
-import { integratesAlone } from '../docs/UpdateGate.js'
+import { standaloneSummary } from '../docs/standaloneSummary.js'
 
 /**
  * Applies a device's update of `name` (docs/PROTOCOL.md section 7.2, step 7) without keeping
@@ -22,9 +22,12 @@ export async function applyDeviceUpdate(
   origin: unknown,
 ): Promise<{ held: Promise<void> | null }> {
   if (isEmptyUpdate(update)) return { held: null }
-  if (!docs.loaded(name) && !(await docs.store.has(name)) && !docs.loaded(name) && integratesAlone(update)) {
-    void docs.appendDirect(name, update, origin)
-    return { held: null }
+  if (!docs.loaded(name) && !(await docs.existence.has(name)) && !docs.loaded(name)) {
+    const summary = standaloneSummary(update)
+    if (summary !== null) {
+      void docs.appendDirect(name, update, origin, summary)
+      return { held: null }
+    }
   }
   return docs.withDoc(name, (doc) => ({ held: doc.apply(update, origin).held }))
 }
