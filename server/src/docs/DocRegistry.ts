@@ -15,6 +15,7 @@ import { ExistenceChecks } from './ExistenceChecks.js'
 import { type DocHost, RelayDoc } from './RelayDoc.js'
 import { ReloadBarrier } from './ReloadBarrier.js'
 import { type StandaloneSummary, wholeSummary } from './standaloneSummary.js'
+import { assertAppliesWhole } from './UpdateGate.js'
 
 /** What the registry tells the rest of the relay. */
 export interface DocRegistryEvents {
