@@ -45,6 +45,31 @@ const messages: MeshMessage[] = [
       { name: 'ünïcode/b', deleted: false, at: 0 },
     ],
   },
+  { type: 'fetch', names: [] },
+  { type: 'fetch', names: ['notes/a', 'ünïcode/b'] },
+  { type: 'records', seq: 4, docs: [], unavailable: [] },
+  {
+    type: 'records',
+    seq: 2 ** 40,
+    docs: [
+      {
+        name: 'notes/a',
+        digest: 'ab'.repeat(32),
+        stateVector: bytes,
+        records: [{ suffix: 's', value: bytes }],
+      },
+      {
+        name: 'notes/b',
+        digest: '',
+        stateVector: new Uint8Array(),
+        records: [
+          { suffix: 'l0000000000aaaaaa00000000001@0', value: bytes },
+          { suffix: 'l0000000000aaaaaa00000000002', value: new Uint8Array() },
+        ],
+      },
+    ],
+    unavailable: ['notes/gone'],
+  },
   { type: 'sealed', body: encodeMeshMessage({ type: 'ack', seq: 9 }), mac: new Uint8Array(16).fill(0xa5) },
   { type: 'sealed', body: new Uint8Array(), mac: new Uint8Array() },
 ]
@@ -110,7 +135,7 @@ describe('mesh messages', () => {
     expect(sealed.length).toBeLessThanOrEqual(MESH_MAX_FRAME_BYTES)
   })
 
-  it('speaks mesh protocol version 3 (bound proofs, sealed frames, tombstones)', () => {
-    expect(MESH_PROTOCOL_VERSION).toBe(3)
+  it('speaks mesh protocol version 4 (bound proofs, sealed frames, tombstones, whole-document fetches)', () => {
+    expect(MESH_PROTOCOL_VERSION).toBe(4)
   })
 })
