@@ -4,9 +4,10 @@ import { encodeDocCount } from '../docCount.js'
 import { changeKey, DOC_COUNT_KEY, metaKey } from '../keys.js'
 import type { MetaCache, MetaEntry } from '../MetaCache.js'
 import { clearSummary, countLogRecord, decodeMetaRecord, emptyMeta } from '../meta.js'
-import { type AnyLevel, RAW, rebuildMeta, SYNC_BATCH } from '../records.js'
+import { type AnyLevel, RAW, rebuildMeta } from '../records.js'
 import { CommitQueue } from './CommitQueue.js'
 import { StagedBatch } from './StagedBatch.js'
+import { writeSyncBatch } from './syncBatch.js'
 
 const utf8 = new TextEncoder()
 
@@ -181,7 +182,7 @@ export class GroupCommit {
     const ops = batch.operations()
     if (ops.length > 0) {
       if (this.#db.status !== 'open') throw new RhizomeError(ErrorCode.STORE_CLOSED, 'the database is closed')
-      await this.#db.batch<string, Uint8Array>(ops, SYNC_BATCH)
+      await writeSyncBatch(this.#db, ops)
     }
     batch.install()
     this.#changeSeq = changeSeq
