@@ -66,7 +66,7 @@ export class GroupCommit {
     this.#quarantined = quarantined
     this.#docCount = docCount
     this.#options = options
-    this.#queue = new CommitQueue((jobs) => this.#commit(jobs))
+    this.#queue = new CommitQueue((jobs, submitted) => this.#commit(jobs, submitted))
   }
 
   /** Documents whose repair marker is committed. */
@@ -168,7 +168,7 @@ export class GroupCommit {
     return seq
   }
 
-  async #commit(jobs: readonly Job[]): Promise<void> {
+  async #commit(jobs: readonly Job[], submitted: () => void): Promise<void> {
     const started = performance.now()
     const batch = new StagedBatch(this.cache, (names, b) => this.#loadMetas(names, b))
     const names = new Set<string>()
@@ -182,7 +182,9 @@ export class GroupCommit {
     const ops = batch.operations()
     if (ops.length > 0) {
       if (this.#db.status !== 'open') throw new RhizomeError(ErrorCode.STORE_CLOSED, 'the database is closed')
-      await writeSyncBatch(this.#db, ops)
+      const written = writeSyncBatch(this.#db, ops)
+      submitted()
+      await written
     }
     batch.install()
     this.#changeSeq = changeSeq
