@@ -5,7 +5,7 @@ import { changeKey, DOC_COUNT_KEY, metaKey } from '../keys.js'
 import type { MetaCache, MetaEntry } from '../MetaCache.js'
 import { clearSummary, countLogRecord, decodeMetaRecord, emptyMeta } from '../meta.js'
 import { type AnyLevel, RAW, rebuildMeta } from '../records.js'
-import { CommitPipeline } from './CommitPipeline.js'
+import { CommitQueue } from './CommitQueue.js'
 import { StagedBatch } from './StagedBatch.js'
 import { writeSyncBatch } from './syncBatch.js'
 
@@ -19,11 +19,6 @@ export interface Job {
    */
   name: string | null
   run(batch: StagedBatch): void | Promise<void>
-  /**
-   * The job reads nothing but staged meta records and running it again on a fresh batch is
-   * harmless: it may run while the batch before its own is being written (see `CommitPipeline`).
-   */
-  early?: boolean
 }
 
 /** Options of {@link GroupCommit}. */
@@ -45,7 +40,7 @@ export class GroupCommit {
   /** Committed meta records; only commits install entries that replace others. */
   readonly cache: MetaCache
   readonly #db: AnyLevel
-  readonly #queue: CommitPipeline<Job, StagedBatch>
+  readonly #queue: CommitQueue<Job>
   readonly #quarantined: Set<string>
   readonly #options: GroupCommitOptions
   #gen = 0
@@ -71,12 +66,7 @@ export class GroupCommit {
     this.#quarantined = quarantined
     this.#docCount = docCount
     this.#options = options
-    this.#queue = new CommitPipeline<Job, StagedBatch>({
-      early: (job) => job.early === true,
-      open: (base) => new StagedBatch(this.cache, (names, b) => this.#loadMetas(names, b), base),
-      run: (batch, jobs) => this.#run(batch, jobs),
-      write: (batch, jobs, submitted) => this.#write(batch, jobs, submitted),
-    })
+    this.#queue = new CommitQueue((jobs, submitted) => this.#commit(jobs, submitted))
   }
 
   /** Documents whose repair marker is committed. */
@@ -116,7 +106,6 @@ export class GroupCommit {
   append(name: string, key: string, value: Uint8Array, bytes: number): Promise<void> {
     return this.enqueue({
       name,
-      early: true,
       run: async (batch) => {
         const entry = (await batch.meta(name)) ?? batch.create(name, { meta: emptyMeta(), gen: 0 })
         batch.put(key, value)
@@ -179,18 +168,13 @@ export class GroupCommit {
     return seq
   }
 
-  async #run(batch: StagedBatch, jobs: readonly Job[]): Promise<void> {
+  async #commit(jobs: readonly Job[], submitted: () => void): Promise<void> {
+    const started = performance.now()
+    const batch = new StagedBatch(this.cache, (names, b) => this.#loadMetas(names, b))
     const names = new Set<string>()
     for (const job of jobs) if (job.name !== null) names.add(job.name)
     await batch.prefetch(names)
     for (const job of jobs) await job.run(batch)
-  }
-
-  /** Finishes the batch whose jobs ran (after every earlier batch installed), writes and installs it. */
-  async #write(batch: StagedBatch, jobs: readonly Job[], submitted: () => void): Promise<void> {
-    const started = performance.now()
-    const names = new Set<string>()
-    for (const job of jobs) if (job.name !== null) names.add(job.name)
     for (const name of batch.markedCorrupt) if (await batch.meta(name)) batch.touch(name)
     const changeSeq = await this.#stageChanges(batch)
     const docCount = this.#docCount + batch.created.size - batch.dropped.size

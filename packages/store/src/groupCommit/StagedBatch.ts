@@ -23,7 +23,6 @@ export class StagedBatch {
   readonly #ops: RawOperation[] = []
   readonly #cache: MetaCache
   readonly #load: MetaLoader
-  readonly #base: StagedBatch | null
   readonly #staged = new Map<string, MetaEntry | null>()
   readonly #dirty = new Set<string>()
   /** Documents that get their first meta record in this batch. */
@@ -47,13 +46,10 @@ export class StagedBatch {
   /**
    * @param cache - committed meta records; read, never written, until {@link install}.
    * @param load - reads meta records the cache lacks.
-   * @param base - a finished batch being written, not yet installed: what it staged is what this
-   *   batch starts from (the cache learns it only once that batch is durable).
    */
-  constructor(cache: MetaCache, load: MetaLoader, base: StagedBatch | null = null) {
+  constructor(cache: MetaCache, load: MetaLoader) {
     this.#cache = cache
     this.#load = load
-    this.#base = base
   }
 
   /** Loads, in one round trip, the meta records of all `names` not yet staged or cached. */
@@ -61,12 +57,6 @@ export class StagedBatch {
     const missing: string[] = []
     for (const name of names) {
       if (this.#staged.has(name)) continue
-      const base = this.#base === null ? undefined : this.#base.#staged
-      if (base?.has(name)) {
-        const entry = base.get(name)
-        this.#staged.set(name, entry ? copy(entry) : null)
-        continue
-      }
       const cached = this.#cache.get(name)
       if (cached !== undefined) this.#staged.set(name, copy(cached))
       else missing.push(name)
