@@ -4,9 +4,10 @@ import { encodeDocCount } from '../docCount.js'
 import { changeKey, DOC_COUNT_KEY, metaKey } from '../keys.js'
 import type { MetaCache, MetaEntry } from '../MetaCache.js'
 import { clearSummary, countLogRecord, decodeMetaRecord, emptyMeta } from '../meta.js'
-import { type AnyLevel, RAW, rebuildMeta, SYNC_BATCH } from '../records.js'
+import { type AnyLevel, RAW, rebuildMeta } from '../records.js'
 import { CommitQueue } from './CommitQueue.js'
 import { StagedBatch } from './StagedBatch.js'
+import { writeSyncBatch } from './syncBatch.js'
 
 const utf8 = new TextEncoder()
 
@@ -65,7 +66,7 @@ export class GroupCommit {
     this.#quarantined = quarantined
     this.#docCount = docCount
     this.#options = options
-    this.#queue = new CommitQueue((jobs) => this.#commit(jobs))
+    this.#queue = new CommitQueue((jobs, submitted) => this.#commit(jobs, submitted))
   }
 
   /** Documents whose repair marker is committed. */
@@ -167,7 +168,7 @@ export class GroupCommit {
     return seq
   }
 
-  async #commit(jobs: readonly Job[]): Promise<void> {
+  async #commit(jobs: readonly Job[], submitted: () => void): Promise<void> {
     const started = performance.now()
     const batch = new StagedBatch(this.cache, (names, b) => this.#loadMetas(names, b))
     const names = new Set<string>()
@@ -181,7 +182,9 @@ export class GroupCommit {
     const ops = batch.operations()
     if (ops.length > 0) {
       if (this.#db.status !== 'open') throw new RhizomeError(ErrorCode.STORE_CLOSED, 'the database is closed')
-      await this.#db.batch<string, Uint8Array>(ops, SYNC_BATCH)
+      const written = writeSyncBatch(this.#db, ops)
+      submitted()
+      await written
     }
     batch.install()
     this.#changeSeq = changeSeq

@@ -100,12 +100,13 @@ export class StagedBatch {
 
   /** Adds a put of an already checksummed value. */
   put(key: string, value: Uint8Array): void {
-    this.#ops.push({ type: 'put', key, value })
+    // Formats named as abstract-level names them for its implementations (see `writeSyncBatch`).
+    this.#ops.push({ type: 'put', key, value, keyEncoding: 'utf8', valueEncoding: 'view' })
   }
 
   /** Adds a delete. */
   del(key: string): void {
-    this.#ops.push({ type: 'del', key })
+    this.#ops.push({ type: 'del', key, keyEncoding: 'utf8' })
   }
 
   /** Writes the document's repair marker with this batch. */
