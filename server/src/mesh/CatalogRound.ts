@@ -16,8 +16,8 @@ const CATALOG_PAGE = 256
 const MAX_PULLS = 32
 /** Documents asked for in one `fetch`: small enough that the answer of documents of ~10 KB fits one frame. */
 const FETCH_NAMES = 64
-/** `fetch`es in flight per link: answers being read by the peer while earlier ones are stored here. */
-const MAX_FETCHES = 4
+/** `fetch`es in flight per link (the relay's budget across links is `Refill`'s). */
+const MAX_FETCHES = 8
 
 /** What an anti-entropy round needs from the relay's mesh. */
 export interface CatalogRoundHost {
@@ -37,6 +37,10 @@ export interface CatalogRoundHost {
   adopt(owner: object, docs: MeshDocRecords[]): { committed: Promise<void>; refused: Promise<string[]> }
   /** Ends the claim on a document the peer could not send whole. */
   releaseClaim(name: string): void
+  /** Takes one of the relay's fetch slots; when none is free, `wake` is called once one is. */
+  takeFetchSlot(owner: object, wake: () => void): boolean
+  /** Returns a fetch slot (its fetch was answered). */
+  giveFetchSlot(owner: object): void
 }
 
 /** What an anti-entropy round does on its link. */
@@ -146,11 +150,18 @@ export class CatalogRound {
   }
 
   #pumpFetches(): void {
+    const owner = this.link.owner
     while (this.link.isOpen() && this.#fetching.length < MAX_FETCHES && this.#fetchQueue.length > 0) {
+      if (!this.host.takeFetchSlot(owner, () => this.#pumpFetches())) return
       const offers = this.#fetchQueue.splice(0, FETCH_NAMES)
-      const { mine, others } = this.host.claim(this.link.owner, offers)
+      const { mine, differ, others } = this.host.claim(owner, offers)
       for (const { offer, ended } of others) this.#later(ended.then((d) => this.#compare(offer, d)))
-      if (mine.length === 0) continue
+      if (differ.length > 0)
+        this.#later(Promise.all(differ.map((o) => this.#compare(o, null))).then((l) => l.flat()))
+      if (mine.length === 0) {
+        this.host.giveFetchSlot(owner)
+        continue
+      }
       const claimed = new Set(mine)
       this.#fetching.push(offers.filter((o) => claimed.has(o.name)))
       this.link.send({ type: 'fetch', names: mine })
@@ -166,6 +177,7 @@ export class CatalogRound {
   onRecords(docs: MeshDocRecords[], unavailable: string[]): Promise<void> {
     const asked = this.#fetching.shift()
     if (asked === undefined) throw malformedMesh('records without a fetch')
+    this.host.giveFetchSlot(this.link.owner)
     const left = new Set(asked.map((o) => o.name))
     for (const name of [...docs.map((d) => d.name), ...unavailable]) {
       if (!left.delete(name)) throw malformedMesh('records of a document not asked for')

@@ -16,13 +16,14 @@ export class DocClaims {
   readonly #ended = new Map<string, ClaimOutcome>()
 
   /**
-   * Claims `name` for `owner`: true when it is now (or already was) the owner's to fetch; else a
-   * promise of how the other fetch ended (at once when it already did).
+   * Claims `name` for `owner`: true when it is now (or already was) the owner's to fetch; the digest
+   * another fetch of it stored when that ended already; else a promise of how that fetch ends.
    */
-  claim(name: string, owner: object): true | Promise<ClaimOutcome> {
+  claim(name: string, owner: object): true | string | Promise<ClaimOutcome> {
     const open = this.#open.get(name)
     if (open !== undefined) return open.owner === owner ? true : open.done
-    if (this.#ended.has(name)) return Promise.resolve(this.#ended.get(name) ?? null)
+    const ended = this.#ended.get(name)
+    if (ended !== undefined && ended !== null) return ended
     let end!: (d: ClaimOutcome) => void
     const done = new Promise<ClaimOutcome>((resolve) => {
       end = resolve

@@ -278,6 +278,14 @@ export class Mesh implements PeerLinkHost {
     this.#refill.release(name)
   }
 
+  takeFetchSlot(owner: object, wake: () => void): boolean {
+    return this.#refill.takeFetchSlot(owner, wake)
+  }
+
+  giveFetchSlot(owner: object): void {
+    this.#refill.giveFetchSlot(owner)
+  }
+
   exportDocs(names: string[]): Promise<{ docs: MeshDocRecords[]; unavailable: string[] }> {
     return this.#refill.export(names)
   }
