@@ -7,6 +7,13 @@ import { countLogRecord, type DocMeta, emptyMeta } from './meta.js'
 export const RAW = { keyEncoding: 'utf8', valueEncoding: 'view' } as const
 
 /**
+ * Iterator option for reads that want everything in their range (bulk transfer, scans):
+ * classic-level hands entries over in batches of `highWaterMarkBytes` (16 KiB by default), one
+ * thread-pool round trip each, so such reads take them large. Other backends ignore it.
+ */
+export const READ_AHEAD = { highWaterMarkBytes: 1024 * 1024 } as Record<string, unknown>
+
+/**
  * Options of every durable write: {@link RAW} encodings plus `sync`, a classic-level option (fsync
  * before the batch resolves) that other backends ignore.
  */

@@ -2,7 +2,7 @@ import * as Y from 'yjs'
 import type { DocReader } from './DocReader.js'
 import { dataRange, nameOfDataKey } from './keys.js'
 import type { Lifecycle } from './Lifecycle.js'
-import { type AnyLevel, RAW, recordsOf } from './records.js'
+import { type AnyLevel, RAW, READ_AHEAD, recordsOf } from './records.js'
 import { scratchDoc } from './yjsMerge.js'
 
 /** One document of {@link scanStates}: its name and its whole state as one Yjs v1 update. */
@@ -35,7 +35,7 @@ export async function* scanStates(
 ): AsyncIterable<ScannedState> {
   life.assertOpen()
   const range = prefixRange(prefix)
-  const it = db.iterator<string, Uint8Array>({ ...range, ...RAW })
+  const it = db.iterator<string, Uint8Array>({ ...range, ...RAW, ...READ_AHEAD })
   let name: string | null = null
   let entries: [string, Uint8Array][] = []
   try {

@@ -1,7 +1,7 @@
 import type { GroupCommit } from '../groupCommit/GroupCommit.js'
 import { checkDocName, metaKey, nameOfMetaKey } from '../keys.js'
 import type { Lifecycle } from '../Lifecycle.js'
-import { type AnyLevel, RAW } from '../records.js'
+import { type AnyLevel, RAW, READ_AHEAD } from '../records.js'
 import { type AdoptOutcome, adoptDoc } from './adoptDoc.js'
 import { type ExportedDocs, exportDocs } from './exportDocs.js'
 import { byKeyOrder } from './keyOrder.js'
@@ -60,7 +60,12 @@ export class DocTransfer {
     const out = new Set<string>()
     if (wanted.size === 0) return out
     const bounds = [...wanted].map(metaKey).sort(byKeyOrder)
-    const range = { gte: bounds[0]!, lte: bounds[bounds.length - 1]!, keyEncoding: RAW.keyEncoding }
+    const range = {
+      gte: bounds[0]!,
+      lte: bounds[bounds.length - 1]!,
+      keyEncoding: RAW.keyEncoding,
+      ...READ_AHEAD,
+    }
     const keys = this.#db.keys<string>(range)
     try {
       for (let page = await keys.nextv(1000); page.length > 0; page = await keys.nextv(1000)) {

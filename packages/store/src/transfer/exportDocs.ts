@@ -5,7 +5,7 @@ import { CHECKSUM_BYTES, decodeChecked } from '../checksum.js'
 import type { GroupCommit } from '../groupCommit/GroupCommit.js'
 import { checkDocName, docRange, metaKey, nameOfDataKey, nameOfMetaKey } from '../keys.js'
 import { decodeMetaRecord } from '../meta.js'
-import { type AnyLevel, RAW } from '../records.js'
+import { type AnyLevel, RAW, READ_AHEAD } from '../records.js'
 import { scratchDoc } from '../yjsMerge.js'
 import { byKeyOrder } from './keyOrder.js'
 import type { StoredDoc } from './storedDoc.js'
@@ -53,6 +53,7 @@ export async function exportDocs(
       lt: docRange(last).lt,
       snapshot,
       ...RAW,
+      ...READ_AHEAD,
     })
     try {
       let current: StoredDoc | null = null
@@ -112,7 +113,7 @@ async function readSummaries(
   const range = lastExcluded
     ? { gte: metaKey(first), lt: metaKey(last) }
     : { gte: metaKey(first), lte: metaKey(last) }
-  const metas = db.iterator<string, Uint8Array>({ ...range, snapshot, ...RAW })
+  const metas = db.iterator<string, Uint8Array>({ ...range, snapshot, ...RAW, ...READ_AHEAD })
   try {
     for (let page = await metas.nextv(1000); page.length > 0; page = await metas.nextv(1000)) {
       for (const [key, value] of page) {
