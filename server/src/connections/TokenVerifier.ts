@@ -1,5 +1,10 @@
 import { ErrorCode, RhizomeError, type TokenAccess, type TokenClaims } from '@rhizome/protocol'
-import { errors, jwtVerify } from 'jose'
+
+/**
+ * jose, loaded on the first token verified: a relay without an auth secret never needs it, and
+ * its import is a tenth of a relay's start-up (a refilling relay's start counts).
+ */
+let jose: Promise<typeof import('jose')> | null = null
 
 const accessLevels = new Set<TokenAccess>(['read', 'write', 'admin'])
 
@@ -18,6 +23,8 @@ export class TokenVerifier {
    */
   async verify(token: string | null | undefined): Promise<TokenClaims> {
     if (!token) throw new RhizomeError(ErrorCode.AUTH_INVALID, 'missing token')
+    jose ??= import('jose')
+    const { errors, jwtVerify } = await jose
     let payload: Record<string, unknown>
     try {
       ;({ payload } = await jwtVerify(token, this.#key, { algorithms: ['HS256'] }))
