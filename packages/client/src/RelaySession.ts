@@ -1,12 +1,12 @@
 import {
   type BackoffOptions,
   CloseCode,
+  corkUntilTick,
   ErrorCode,
   encodeSessionMessage,
   RhizomeError,
   type SessionMessage,
 } from '@rhizome/protocol'
-import { corkUntilTick } from './corkUntilTick.js'
 import { helloFrame, readWelcome, type SessionHello, type SessionWelcome, sessionUrl } from './handshake.js'
 import { cutOff, LiveSockets } from './LiveSockets.js'
 import { ReconnectTimer } from './ReconnectTimer.js'

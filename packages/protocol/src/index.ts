@@ -9,6 +9,7 @@ export {
   fullJitterDelay,
 } from './backoff.js'
 export { CloseCode, isPermanentClose } from './closeCodes.js'
+export { corkUntilTick } from './corkUntilTick.js'
 export { digestOfDoc, digestOfUpdate } from './digest.js'
 export { docNameProblem, encodeDocName, isValidDocName, MAX_DOC_NAME_BYTES, parseDocName } from './docName.js'
 export { EMPTY_STATE_VECTOR, EMPTY_UPDATE, isEmptyUpdate } from './emptyState.js'

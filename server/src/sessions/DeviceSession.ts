@@ -2,6 +2,7 @@ import {
   type ChangeEntry,
   CloseCode,
   closeCodeFor,
+  corkUntilTick,
   DEVICE_SESSION_MESSAGES,
   decodeSessionMessage,
   ErrorCode,
@@ -15,7 +16,6 @@ import {
 import type { WebSocket } from 'ws'
 import { TokenBucket } from '../connections/TokenBucket.js'
 import type { SessionGrant } from '../connections/UpgradeRouter.js'
-import { corkUntilTick } from './corkUntilTick.js'
 import { KeyedQueue } from './KeyedQueue.js'
 import { changedSince, matchingDocs } from './roundListing.js'
 import { type DocFrame, SessionDocs, type SessionDocsContext, type SessionDocsOwner } from './SessionDocs.js'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { corkUntilTick } from '../src/corkUntilTick.js'
+import { corkUntilTick } from '../src/index.js'
 
 function fakeSocket() {
   const log: string[] = []
