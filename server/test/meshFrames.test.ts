@@ -1,29 +1,15 @@
 import { encodeMeshMessage, type MeshMessage } from '@rhizome/protocol'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { catalogOf } from '../../test/support/catalog.mjs'
 import { eventually } from '../../test/support/poll.mjs'
-import { type RelayProcess, startRelay, stopAllRelays } from '../../test/support/relays.js'
-import { MeshTestPeer } from './support/MeshTestPeer.js'
+import type { MeshTestPeer } from './support/MeshTestPeer.js'
+import { meshPeerSuite } from './support/meshPeerSuite.js'
 
 const MESH_SECRET = 'frames-mesh-secret-0123456789'
 
-let relay: RelayProcess
-const peers: MeshTestPeer[] = []
-
-beforeAll(async () => {
-  relay = await startRelay({ args: ['--mesh-secret', MESH_SECRET] })
-})
-afterEach(() => {
-  for (const p of peers.splice(0)) p.close()
-})
-afterAll(stopAllRelays)
-
-async function peer(): Promise<MeshTestPeer> {
-  const p = await MeshTestPeer.connect(relay.url, MESH_SECRET)
-  peers.push(p)
-  return p
-}
+const suite = meshPeerSuite(MESH_SECRET)
+const peer = suite.peer
 
 let seq = 0
 /** A live update that creates document `name` with `text`. */
@@ -34,7 +20,7 @@ function update(name: string, text: string): MeshMessage {
 }
 
 async function docNames(): Promise<string[]> {
-  return [...(await catalogOf(relay.httpUrl)).keys()]
+  return [...(await catalogOf(suite.relay().httpUrl)).keys()]
 }
 
 /** Sends an authentic update on `p` and waits until the relay holds it (the link works). */

@@ -3,31 +3,17 @@
 // answers nobody asked for close the link.
 import { digestOfDoc, type MeshMessage } from '@rhizome/protocol'
 import { encodeChecked } from '@rhizome/store'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { catalogOf } from '../../test/support/catalog.mjs'
 import { eventually } from '../../test/support/poll.mjs'
-import { type RelayProcess, startRelay, stopAllRelays } from '../../test/support/relays.js'
-import { MeshTestPeer } from './support/MeshTestPeer.js'
+import type { MeshTestPeer } from './support/MeshTestPeer.js'
+import { meshPeerSuite } from './support/meshPeerSuite.js'
 
 const MESH_SECRET = 'refill-hostile-secret-0123456789'
 
-let relay: RelayProcess
-const peers: MeshTestPeer[] = []
-
-beforeAll(async () => {
-  relay = await startRelay({ args: ['--mesh-secret', MESH_SECRET] })
-})
-afterEach(() => {
-  for (const p of peers.splice(0)) p.close()
-})
-afterAll(stopAllRelays)
-
-async function peer(): Promise<MeshTestPeer> {
-  const p = await MeshTestPeer.connect(relay.url, MESH_SECRET)
-  peers.push(p)
-  return p
-}
+const suite = meshPeerSuite(MESH_SECRET)
+const peer = suite.peer
 
 /** A document's state and digest, written by `client`. */
 function docOf(text: string, client: number): { doc: Y.Doc; update: Uint8Array; digest: string } {
@@ -115,10 +101,10 @@ describe('whole documents from a peer', () => {
     })
     // The good one is stored with the peer's digest; the others are asked for with step1.
     await next(p, 'ack', (m) => m.seq >= 1)
-    expect((await catalogOf(relay.httpUrl)).get('h/good')).toBe(good.digest)
+    expect((await catalogOf(suite.relay().httpUrl)).get('h/good')).toBe(good.digest)
     await next(p, 'step1', (m) => m.name === 'h/damaged')
     await next(p, 'step1', (m) => m.name === 'h/incomplete')
-    const catalog = await catalogOf(relay.httpUrl)
+    const catalog = await catalogOf(suite.relay().httpUrl)
     expect(catalog.has('h/damaged')).toBe(false)
     expect(catalog.has('h/incomplete')).toBe(false)
     expect(p.ending).toBe(null)
@@ -141,6 +127,6 @@ describe('whole documents from a peer', () => {
       unavailable: [],
     })
     expect((await p.ended).code).toBe(4400)
-    expect((await catalogOf(relay.httpUrl)).has('h/stray')).toBe(false)
+    expect((await catalogOf(suite.relay().httpUrl)).has('h/stray')).toBe(false)
   })
 })
