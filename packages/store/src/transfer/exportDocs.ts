@@ -1,12 +1,9 @@
-import { digestOfDoc } from '@rhizome/protocol'
 import type { AbstractSnapshot } from 'abstract-level'
-import * as Y from 'yjs'
-import { CHECKSUM_BYTES, decodeChecked } from '../checksum.js'
 import type { GroupCommit } from '../groupCommit/GroupCommit.js'
 import { checkDocName, docRange, metaKey, nameOfDataKey, nameOfMetaKey } from '../keys.js'
 import { decodeMetaRecord } from '../meta.js'
-import { type AnyLevel, RAW, READ_AHEAD } from '../records.js'
-import { scratchDoc } from '../yjsMerge.js'
+import { type AnyLevel, RAW, READ_AHEAD, recordsOf } from '../records.js'
+import { summarizeRecords } from '../yjsMerge.js'
 import { byKeyOrder } from './keyOrder.js'
 import type { StoredDoc } from './storedDoc.js'
 
@@ -44,8 +41,7 @@ export async function exportDocs(
   // Explicit snapshots are optional in abstract-level (memory-level and browser-level lack them).
   const snapshot: AbstractSnapshot | undefined = db.supports.explicitSnapshots ? db.snapshot() : undefined
   try {
-    const byName = new Map<string, StoredDoc>()
-    const damaged = new Set<string>()
+    const byName = new Map<string, [string, Uint8Array][]>()
     let bytes = 0
     let cutAt: string | null = null
     const data = db.iterator<string, Uint8Array>({
@@ -56,22 +52,23 @@ export async function exportDocs(
       ...READ_AHEAD,
     })
     try {
-      let current: StoredDoc | null = null
+      let current: [string, Uint8Array][] | null = null
+      let currentName: string | null = null
       // nextv, not for-await: one promise per thousand entries rather than one per entry.
       scan: for (let page = await data.nextv(1000); page.length > 0; page = await data.nextv(1000)) {
         for (const [key, value] of page) {
           const name = nameOfDataKey(key)
           if (!wanted.has(name)) continue
-          if (current === null || current.name !== name) {
+          if (current === null || currentName !== name) {
             if (bytes >= maxBytes && byName.size > 0) {
               cutAt = name
               break scan
             }
-            current = { name, records: [], digest: null, stateVector: null }
+            current = []
+            currentName = name
             byName.set(name, current)
           }
-          if (decodeChecked(key, value) === null) damaged.add(name)
-          current.records.push({ suffix: key.slice(docRange(name).gte.length), value })
+          current.push([key, value])
           bytes += value.length
         }
       }
@@ -83,17 +80,23 @@ export async function exportDocs(
     const unavailable: string[] = []
     for (const name of sorted) {
       if (cutAt !== null && byKeyOrder(name, cutAt) >= 0) break
-      const doc = byName.get(name)
+      const entries = byName.get(name)
       const summary = summaries.get(name)
-      if (doc === undefined || summary === undefined || damaged.has(name) || commit.quarantined.has(name)) {
+      // Every value verified here; a damaged one leaves the document to a read that quarantines it.
+      const records = entries && recordsOf(name, entries)
+      if (!records || summary === undefined || records.badKeys.length > 0 || commit.quarantined.has(name)) {
         unavailable.push(name)
         continue
       }
-      if (summary.digest !== null && summary.stateVector !== null) {
-        doc.digest = summary.digest
-        doc.stateVector = summary.stateVector
-      } else summarize(doc)
-      docs.push(doc)
+      const fresh = summary.digest !== null && summary.stateVector !== null
+      const { digest, stateVector } = fresh ? summary : summarizeRecords(records)
+      const prefix = docRange(name).gte.length
+      docs.push({
+        name,
+        records: entries.map(([key, value]) => ({ suffix: key.slice(prefix), value })),
+        digest,
+        stateVector,
+      })
     }
     return { docs, unavailable }
   } finally {
@@ -126,20 +129,4 @@ async function readSummaries(
     await metas.close()
   }
   return out
-}
-
-/** Computes the digest and state vector of exactly the records read (snapshot first). */
-function summarize(doc: StoredDoc): void {
-  const ydoc = scratchDoc()
-  try {
-    Y.transact(ydoc, () => {
-      const snapshot = doc.records.find((r) => r.suffix === 's')
-      if (snapshot) Y.applyUpdate(ydoc, snapshot.value.subarray(CHECKSUM_BYTES))
-      for (const r of doc.records) if (r !== snapshot) Y.applyUpdate(ydoc, r.value.subarray(CHECKSUM_BYTES))
-    })
-    doc.digest = digestOfDoc(ydoc)
-    doc.stateVector = Y.encodeStateVector(ydoc)
-  } finally {
-    ydoc.destroy()
-  }
 }

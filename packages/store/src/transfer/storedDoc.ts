@@ -1,6 +1,6 @@
 import { ErrorCode, RhizomeError } from '@rhizome/protocol'
-import { decodeChecked } from '../checksum.js'
-import { docRange, isLogKey, snapshotKey } from '../keys.js'
+import { docRange } from '../keys.js'
+import { recordsOf } from '../records.js'
 
 /** One stored record of a document as it leaves or enters a store whole. */
 export interface StoredRecord {
@@ -35,21 +35,17 @@ export function recordKey(name: string, suffix: string): string {
  */
 export function payloadsOf(doc: StoredDoc): Uint8Array[] {
   if (doc.records.length === 0) throw malformed(doc.name, 'no records')
-  const payloads: Uint8Array[] = []
-  let snapshot: Uint8Array | null = null
-  for (const { suffix, value } of doc.records) {
-    const key = recordKey(doc.name, suffix)
-    const isSnapshot = key === snapshotKey(doc.name)
-    if (!isSnapshot && !(isLogKey(doc.name, key) && suffix.length > 1))
-      throw malformed(doc.name, 'a foreign key')
-    if (isSnapshot && snapshot !== null) throw malformed(doc.name, 'two snapshots')
-    const payload = decodeChecked(key, value)
-    if (payload === null) throw malformed(doc.name, `record ${suffix} fails its checksum`)
-    if (isSnapshot) snapshot = payload
-    else payloads.push(payload)
-  }
-  if (snapshot !== null) payloads.unshift(snapshot)
-  return payloads
+  const snapshots = doc.records.filter((r) => r.suffix === 's').length
+  if (snapshots > 1) throw malformed(doc.name, 'two snapshots')
+  // A log suffix is `l` and at least a session and counter; anything else is no key of the document.
+  const foreign = doc.records.find((r) => r.suffix !== 's' && (r.suffix[0] !== 'l' || r.suffix.length < 2))
+  if (foreign) throw malformed(doc.name, 'a foreign key')
+  const records = recordsOf(
+    doc.name,
+    doc.records.map((r) => [recordKey(doc.name, r.suffix), r.value]),
+  )
+  if (records.badKeys.length > 0) throw malformed(doc.name, `a record fails its checksum`)
+  return records.snapshot === null ? records.logs : [records.snapshot, ...records.logs]
 }
 
 function malformed(name: string, detail: string): RhizomeError {

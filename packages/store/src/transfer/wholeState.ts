@@ -4,7 +4,6 @@
  * fetch and records).
  */
 import { ErrorCode, RhizomeError } from '@rhizome/protocol'
-import * as encoding from 'lib0/encoding'
 import * as Y from 'yjs'
 
 /** What {@link inspectWholeState} found. */
@@ -86,18 +85,7 @@ export function inspectWholeState(updates: readonly Uint8Array[]): WholeState {
         if (item.clock + item.len > end) throw malformed(`a deletion of ${client}:${item.clock} it lacks`)
     }
   }
-  return { stateVector: encodeStateVector(sv), nested }
-}
-
-/** `Y.encodeStateVector`'s encoding of a state vector map (clients in descending order, as Yjs writes them). */
-function encodeStateVector(sv: Map<number, number>): Uint8Array {
-  const e = encoding.createEncoder()
-  encoding.writeVarUint(e, sv.size)
-  for (const [client, clock] of [...sv].sort((a, b) => b[0] - a[0])) {
-    encoding.writeVarUint(e, client)
-    encoding.writeVarUint(e, clock)
-  }
-  return encoding.toUint8Array(e)
+  return { stateVector: Y.encodeStateVector(sv), nested }
 }
 
 /** True when two encoded state vectors hold the same clocks (whatever their client order). */
