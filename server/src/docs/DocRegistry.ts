@@ -14,8 +14,7 @@ import type { RelayMetrics } from '../metrics.js'
 import { ExistenceChecks } from './ExistenceChecks.js'
 import { type DocHost, RelayDoc } from './RelayDoc.js'
 import { ReloadBarrier } from './ReloadBarrier.js'
-import { type StandaloneSummary, wholeSummary } from './standaloneSummary.js'
-import { assertAppliesWhole } from './UpdateGate.js'
+import { assertAppliesWhole, type StandaloneSummary, wholeSummary } from './standaloneSummary.js'
 
 /** What the registry tells the rest of the relay. */
 export interface DocRegistryEvents {

@@ -163,29 +163,3 @@ export function joinPendingParts(list: PendingParts[]): PendingParts {
   }
   return { parts: list.flatMap((p) => p.parts), waitsFor, bytes: list.reduce((n, p) => n + p.bytes, 0) }
 }
-
-/**
- * Applies `update` to an empty scratch document as the relay would (cleanup and garbage collection
- * included, nesting limited): true when it integrated whole, false when part of it waits for
- * structs it does not contain. For updates that may become a document of their own (a pulled or
- * pushed document this relay never held), where the check costs what storing them costs.
- * @throws RhizomeError PROTOCOL_MALFORMED when Yjs cannot apply it.
- */
-export function integratesAlone(update: Uint8Array): boolean {
-  const doc = new Y.Doc({ guid: 'rhizome-check' })
-  try {
-    return new UpdateGate(doc, () => {}).apply(update, null).pending === null
-  } finally {
-    doc.destroy()
-  }
-}
-
-/**
- * Checks that Yjs applies `update` whole to an empty document (see {@link integratesAlone}).
- * @throws RhizomeError PROTOCOL_MALFORMED otherwise.
- */
-export function assertAppliesWhole(update: Uint8Array): void {
-  if (!integratesAlone(update)) {
-    throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, 'update depends on structs it does not contain')
-  }
-}

@@ -9,9 +9,10 @@ export interface StandaloneSummary {
 }
 
 /**
- * The check of `integratesAlone` (UpdateGate.ts: `update` applied to an empty scratch document as
- * the relay would, cleanup, garbage collection and nesting limit included), cheaper, that also returns what
- * the scratch document then holds: its digest and state vector. A relay storing a document it never
+ * The check of an update that may become a document of its own (a pulled or pushed document this
+ * relay never held, a repair): `update` applied to an empty scratch document as the relay would
+ * (cleanup, garbage collection and nesting limit included), returning what the scratch document
+ * then holds: its digest and state vector. A relay storing a document it never
  * held as this one update records them with it (`DocStore.noteFirstDigest`), so that its catalog
  * need not read and merge the new document once more (a refill stores thousands).
  * @returns null when part of the update waits for structs it does not contain.
@@ -55,4 +56,12 @@ export function wholeSummary(update: Uint8Array): StandaloneSummary {
     throw new RhizomeError(ErrorCode.PROTOCOL_MALFORMED, 'update depends on structs it does not contain')
   }
   return summary
+}
+
+/**
+ * Checks that Yjs applies `update` whole to an empty document (see {@link standaloneSummary}).
+ * @throws RhizomeError PROTOCOL_MALFORMED otherwise.
+ */
+export function assertAppliesWhole(update: Uint8Array): void {
+  wholeSummary(update)
 }
