@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ErrorCode } from '@rhizome/protocol'
 import { ClassicLevel } from 'classic-level'
-import { MemoryLevel } from 'memory-level'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { DocStore, inspectWholeState, type StoredDoc } from '../src/index.js'
@@ -150,14 +149,6 @@ describe('DocStore.transfer', () => {
       stateVector: Y.encodeStateVector(other.doc),
     })
     expect(await target.store.getDigest('notes/000')).toBe(digestOf(source.states.get('notes/000')!))
-  })
-
-  it('tells which names a store holds in one pass', async () => {
-    const store = await DocStore.open(new MemoryLevel())
-    cleanups.push(() => store.close())
-    await store.append('b', Y.encodeStateAsUpdate(editor(1).doc))
-    await store.append('d', Y.encodeStateAsUpdate(editor(2).doc))
-    expect([...(await store.transfer.held(['a', 'b', 'c', 'd', 'e']))].sort()).toEqual(['b', 'd'])
   })
 })
 

@@ -64,12 +64,12 @@ export class Refill {
   async triage(entries: Offer[]): Promise<Triage> {
     const { deletion, docs, repairs, store } = this.host
     const out: Triage = { fetch: [], compare: [] }
-    const held = await store.transfer.held(entries.map((e) => e.name))
-    for (const entry of entries) {
+    const held = await store.hasMany(entries.map((e) => e.name))
+    for (const [i, entry] of entries.entries()) {
       const { name } = entry
       // A deleted document is never pulled back, whatever the peer still holds.
       if (deletion.isDeleted(name)) continue
-      if (held.has(name) || repairs.has(name) || docs.isLive(name)) {
+      if (held[i] || repairs.has(name) || docs.isLive(name)) {
         out.compare.push(entry)
         continue
       }

@@ -1,10 +1,8 @@
 import type { GroupCommit } from '../groupCommit/GroupCommit.js'
-import { checkDocName, metaKey, nameOfMetaKey } from '../keys.js'
 import type { Lifecycle } from '../Lifecycle.js'
-import { type AnyLevel, RAW, READ_AHEAD } from '../records.js'
+import type { AnyLevel } from '../records.js'
 import { type AdoptOutcome, adoptDoc } from './adoptDoc.js'
 import { type ExportedDocs, exportDocs } from './exportDocs.js'
-import { byKeyOrder } from './keyOrder.js'
 import { payloadsOf, type StoredDoc } from './storedDoc.js'
 import { inspectWholeState, type WholeState } from './wholeState.js'
 
@@ -42,42 +40,6 @@ export class DocTransfer {
   async export(names: readonly string[], maxBytes = EXPORT_BYTES): Promise<ExportedDocs> {
     this.#life.assertOpen()
     return exportDocs(this.#db, this.#commit, names, maxBytes)
-  }
-
-  /**
-   * Which of `names` this store holds (has a meta record for), read in one pass over the meta keys
-   * from the first name to the last rather than one lookup each: what a relay asks of every page
-   * of a peer's catalog.
-   * @throws RhizomeError STORE_CLOSED after close; TypeError for an invalid name.
-   */
-  async held(names: readonly string[]): Promise<Set<string>> {
-    this.#life.assertOpen()
-    const wanted = new Set<string>()
-    for (const name of names) {
-      checkDocName(name)
-      wanted.add(name)
-    }
-    const out = new Set<string>()
-    if (wanted.size === 0) return out
-    const bounds = [...wanted].map(metaKey).sort(byKeyOrder)
-    const range = {
-      gte: bounds[0]!,
-      lte: bounds[bounds.length - 1]!,
-      keyEncoding: RAW.keyEncoding,
-      ...READ_AHEAD,
-    }
-    const keys = this.#db.keys<string>(range)
-    try {
-      for (let page = await keys.nextv(1000); page.length > 0; page = await keys.nextv(1000)) {
-        for (const key of page) {
-          const name = nameOfMetaKey(key)
-          if (wanted.has(name)) out.add(name)
-        }
-      }
-    } finally {
-      await keys.close()
-    }
-    return out
   }
 
   /**
