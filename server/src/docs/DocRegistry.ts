@@ -216,11 +216,7 @@ export class DocRegistry implements DocHost {
       const loaded = this.loaded(name)
       if (loaded) loaded.ready.then(() => loaded.apply(update, origin)).catch(() => {})
     })
-    this.#direct.set(name, committed)
-    const forget = () => {
-      if (this.#direct.get(name) === committed) this.#direct.delete(name)
-    }
-    committed.then(forget, forget)
+    this.#trackDirect(name, committed)
     this.events.onDirectAppend(name, update, origin)
     return committed
   }
@@ -242,11 +238,7 @@ export class DocRegistry implements DocHost {
       for (const payload of payloads) this.events.onDirectAppend(name, payload, origin)
     })
     const committed = adopting.then(() => {})
-    this.#direct.set(name, committed)
-    const forget = () => {
-      if (this.#direct.get(name) === committed) this.#direct.delete(name)
-    }
-    committed.then(forget, forget)
+    this.#trackDirect(name, committed)
     let adoption: Awaited<typeof adopting>
     try {
       adoption = await adopting
@@ -282,6 +274,15 @@ export class DocRegistry implements DocHost {
     }))
     await committed
     return true
+  }
+
+  /** Keeps a store-direct commit of `name` as its latest (see {@link whenCommitted}) until it settles. */
+  #trackDirect(name: string, committed: Promise<void>): void {
+    this.#direct.set(name, committed)
+    const forget = () => {
+      if (this.#direct.get(name) === committed) this.#direct.delete(name)
+    }
+    committed.then(forget, forget)
   }
 
   /** True while `name` is loaded or a store-direct write of it is in flight. */
