@@ -76,14 +76,18 @@ export class DigestCache {
   /**
    * Records a summary computed by a caller that holds exactly the document's current state in
    * memory (see `DocStore.noteDigest`). A summary already cached is left alone, and so is a
-   * quarantined document. Resolves once durable.
+   * quarantined document. With `firstRecordOnly` (see `DocStore.noteFirstDigest`), the summary was
+   * computed from the one update just appended: it is recorded only when, at its turn in the
+   * commit, the document holds exactly one log record and no snapshot, so that record is it.
+   * Resolves once durable.
    */
-  note(name: string, digest: string, stateVector: Uint8Array): Promise<void> {
+  note(name: string, digest: string, stateVector: Uint8Array, firstRecordOnly = false): Promise<void> {
     return this.#commit.enqueue({
       name,
       run: async (batch) => {
         const staged = await batch.meta(name)
         if (staged === null || staged.meta.digest !== null || this.#commit.quarantined.has(name)) return
+        if (firstRecordOnly && (staged.meta.updates !== 1 || staged.meta.snapshotBytes !== 0)) return
         setSummary(staged.meta, digest, stateVector)
         batch.touch(name)
       },

@@ -7,7 +7,6 @@ import { DocReader } from './DocReader.js'
 import type { DocStoreOptions } from './DocStoreOptions.js'
 import { countDocs } from './docCount.js'
 import { existMany } from './existence.js'
-import { noteFirstSummary } from './firstSummary.js'
 import { GroupCommit } from './groupCommit/GroupCommit.js'
 import { DocHistory } from './history/DocHistory.js'
 import { HistoryCompaction } from './history/HistoryCompaction.js'
@@ -288,13 +287,13 @@ export class DocStore {
 
   /**
    * Records the digest and state vector of a document created by the `append` issued just before
-   * (same turn), computed from that one update; ignored unless that update is all the document
-   * holds. See `noteFirstSummary`.
+   * (same turn, so both go into one commit), computed from that one update; ignored unless, at its
+   * turn in the commit, that update is all the document holds (one log record, no snapshot).
    */
   async noteFirstDigest(name: string, digest: string, stateVector: Uint8Array): Promise<void> {
     this.#life.assertOpen()
     checkDocName(name)
-    return noteFirstSummary(this.#commit, name, digest, stateVector)
+    return this.#digests.note(name, digest, stateVector, true)
   }
 
   /**
